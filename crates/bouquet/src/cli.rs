@@ -1,0 +1,552 @@
+//! The commands of the `bouquet` binary.
+
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use bouquet_kernel::{Email, Role, RoleSet, Siren};
+use bouquet_store::audit::{self, AuditActor, NewEvent};
+use bouquet_store::jobs::{self, JobStatus};
+use bouquet_store::mail::{self, Mail};
+use bouquet_store::{accounts, orgs};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{Application, open_platform};
+use crate::config::{Config, LogFormat, ServeArgs, StoreArgs};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "bouquet",
+    version,
+    about = "Bouquet : la plateforme de services numériques d'un opérateur public pour les collectivités de son territoire."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the platform (runs the migrations first).
+    Serve(ServeArgs),
+    /// Apply the database migrations, then stop.
+    Migrate,
+    /// Create the demo territory (if it does not exist yet), then stop.
+    Demo,
+    /// Manage accounts.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// The audit journal.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Background jobs.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Print the version.
+    Version,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCommand {
+    /// Create an account in an organisation; prints the link to choose its password
+    /// (or reads the password on standard input with --password-stdin).
+    Create {
+        #[arg(long)]
+        email: String,
+        /// First and last name.
+        #[arg(long)]
+        name: String,
+        /// SIREN of the organisation.
+        #[arg(long)]
+        org: String,
+        /// Role(s): operator_admin, operator_staff, member_admin, agent, elu_signataire, referent_numerique, company_user.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Function in the organisation ("Secrétaire de mairie").
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts (optionally matching words of the name or address).
+    List {
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// Send a password reset link (and print it).
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Walk every chain of the journal; exit 0 if intact, 1 naming the first bad event.
+    Verify,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JobsCommand {
+    /// List jobs (newest first).
+    List {
+        /// pending, running, done or dead.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Put dead jobs back in the queue.
+    Retry {
+        /// The job's id.
+        id: Option<String>,
+        /// Every dead job.
+        #[arg(long, conflicts_with = "id")]
+        all_dead: bool,
+    },
+}
+
+pub fn init_logging(format: LogFormat, default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BOUQUET_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn spinner(message: &str) -> ProgressBar {
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new_spinner()
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_message(message.to_owned());
+    bar
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let modules = crate::modules();
+    match cli.command {
+        Command::Serve(serve) => {
+            init_logging(cli.store.log_format, "info,sqlx=warn,tower_http=info");
+            let config = Config::from_args(&cli.store, Some(&serve));
+            let app = Application::build(config.clone(), modules).await?;
+            let url = config
+                .public_url
+                .as_ref()
+                .map_or_else(|| format!("http://{}", app.addr()), |u| u.to_string());
+            println!("Bouquet {} est prêt : {url}", bouquet_webkit::VERSION);
+            println!(
+                "Base : {} — fichiers : {} — courriels : {}",
+                app.platform().db.engine().label(),
+                app.platform().blobs.describe(),
+                app.platform().mailer.describe()
+            );
+            if config.demo {
+                if app.seeded_demo {
+                    println!("Territoire de démonstration créé (CC Roche aux Fées Communauté).");
+                }
+                println!(
+                    "Comptes de démonstration (mot de passe « {} ») :",
+                    crate::demo::PASSWORD
+                );
+                for (email, who) in crate::demo::ACCOUNTS {
+                    println!("  {email:<26} {who}");
+                }
+                println!("Courriels envoyés : {url}/admin/courriels (connecté en administrateur)");
+            }
+            let shutdown = CancellationToken::new();
+            let signal = shutdown.clone();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                tracing::info!("arrêt demandé");
+                signal.cancel();
+            });
+            app.run_until_stopped(shutdown).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            init_logging(cli.store.log_format, "warn");
+            let config = Config::from_args(&cli.store, None);
+            let (_, report) = open_platform(&config, &modules).await?;
+            if report.applied.is_empty() {
+                println!(
+                    "Base à jour ({} migrations déjà appliquées).",
+                    report.already
+                );
+            } else {
+                for (owner, version, name) in &report.applied {
+                    println!("Migration appliquée : {owner} {version} {name}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo => {
+            init_logging(cli.store.log_format, "warn");
+            let config = Config {
+                demo: true,
+                ..Config::from_args(&cli.store, None)
+            };
+            let (platform, _) = open_platform(&config, &modules).await?;
+            let bar = spinner("Création du territoire de démonstration…");
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            let created = crate::demo::seed_if_new(&platform, &modules).await?;
+            bar.finish_and_clear();
+            match created {
+                Some(_) => println!(
+                    "Territoire de démonstration créé. Mot de passe des comptes : {}",
+                    crate::demo::PASSWORD
+                ),
+                None => {
+                    println!("Le territoire de démonstration existe déjà : rien n'a été changé.")
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Users(cmd) => {
+            init_logging(cli.store.log_format, "warn");
+            users(&Config::from_args(&cli.store, None), &modules, cmd).await
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            init_logging(cli.store.log_format, "warn");
+            let config = Config::from_args(&cli.store, None);
+            let (platform, _) = open_platform(&config, &modules).await?;
+            let bar = if std::io::stderr().is_terminal() {
+                ProgressBar::new(0)
+            } else {
+                ProgressBar::hidden()
+            };
+            bar.set_style(
+                ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} événements ({eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_message("Vérification du journal");
+            let progress = {
+                let bar = bar.clone();
+                move |done: u64, total: u64| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                }
+            };
+            let report = audit::verify(&platform.db, &platform.keys, &progress).await?;
+            bar.finish_and_clear();
+            println!(
+                "{} chaîne(s), {} événement(s), {} point(s) de contrôle vérifiés.",
+                report.chains, report.events, report.checkpoints
+            );
+            if report.is_intact() {
+                println!("Le journal est intact.");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for p in &report.problems {
+                    println!(
+                        "ALTÉRATION — chaîne {} : {}{}",
+                        p.chain,
+                        p.message,
+                        p.event_id
+                            .as_deref()
+                            .map(|id| format!(" (événement {id})"))
+                            .unwrap_or_default()
+                    );
+                }
+                Ok(ExitCode::from(1))
+            }
+        }
+        Command::Jobs(cmd) => {
+            init_logging(cli.store.log_format, "warn");
+            jobs_command(&Config::from_args(&cli.store, None), &modules, cmd).await
+        }
+        Command::Version => {
+            println!("bouquet {}", bouquet_webkit::VERSION);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn cli_actor() -> AuditActor {
+    AuditActor {
+        user_id: None,
+        label: "Ligne de commande".into(),
+    }
+}
+
+async fn users(
+    config: &Config,
+    modules: &[Arc<dyn bouquet_webkit::Module>],
+    cmd: UsersCommand,
+) -> anyhow::Result<ExitCode> {
+    let (platform, _) = open_platform(config, modules).await?;
+    let now = platform.clock.now();
+    match cmd {
+        UsersCommand::Create {
+            email,
+            name,
+            org,
+            roles,
+            title,
+            password_stdin,
+        } => {
+            let email = Email::parse(&email)?;
+            let siren = Siren::parse(&org)?;
+            let mut set = RoleSet::empty();
+            for r in &roles {
+                set.insert(r.parse::<Role>()?);
+            }
+            let mut conn = platform.db.read().await?;
+            let org = orgs::get_by_siren(&mut conn, &siren)
+                .await?
+                .with_context(|| format!("aucune organisation n'a le SIREN {siren}"))?;
+            drop(conn);
+            let allowed = Role::assignable_in(org.kind()?);
+            if let Some(bad) = set.iter().find(|r| !allowed.contains(r)) {
+                bail!(
+                    "le rôle « {} » ne peut pas être donné dans {} ({})",
+                    bad.code(),
+                    org.name,
+                    org.kind_label()
+                );
+            }
+            let hash = if password_stdin {
+                let mut password = String::new();
+                std::io::stdin().read_to_string(&mut password)?;
+                let password = password.trim_end_matches(['\n', '\r']);
+                if let Err(m) = accounts::check_password_policy(password, Some(email.as_str())) {
+                    bail!("{m}");
+                }
+                Some(accounts::hash_password(password)?)
+            } else {
+                None
+            };
+            let org_id = org.id()?;
+            let mut tx = platform.db.begin().await?;
+            let user = accounts::create_user(
+                &mut tx,
+                now,
+                &email,
+                &name,
+                hash.as_deref(),
+                Some(org_id),
+                &cli_actor(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", bouquet_kernel::AppError::from(e).detail()))?;
+            accounts::grant(
+                &mut tx,
+                now,
+                user,
+                org_id,
+                set,
+                title.as_deref(),
+                &cli_actor(),
+            )
+            .await?;
+            let link = if hash.is_none() {
+                let secret = accounts::create_reset(
+                    &mut tx,
+                    now,
+                    user,
+                    accounts::INVITATION_TTL,
+                    &cli_actor(),
+                )
+                .await?;
+                Some(
+                    platform
+                        .settings
+                        .link(&format!("/reinitialiser-mot-de-passe?jeton={secret}")),
+                )
+            } else {
+                None
+            };
+            tx.commit().await?;
+            println!("Compte créé : {email} ({name}) dans {}.", org.name);
+            if let Some(link) = link {
+                println!("Lien pour choisir le mot de passe (valable 7 jours) : {link}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        UsersCommand::List { search } => {
+            let mut conn = platform.db.read().await?;
+            let mut cursor = None;
+            let mut total = 0;
+            println!(
+                "{:<36}  {:<32}  {:<28}  état",
+                "identifiant", "adresse", "nom"
+            );
+            loop {
+                let page = accounts::list_users(&mut conn, search.as_deref(), cursor.as_ref(), 200)
+                    .await?;
+                for u in &page.items {
+                    println!(
+                        "{:<36}  {:<32}  {:<28}  {}",
+                        u.id,
+                        u.email,
+                        u.display_name,
+                        if u.active { "actif" } else { "désactivé" }
+                    );
+                    total += 1;
+                }
+                match page.next {
+                    Some(next) => cursor = Some(bouquet_store::page::Cursor::decode(&next)?),
+                    None => break,
+                }
+            }
+            println!("{total} compte(s).");
+            Ok(ExitCode::SUCCESS)
+        }
+        UsersCommand::ResetPassword { email } => {
+            let email = Email::parse(&email)?;
+            let mut tx = platform.db.begin().await?;
+            let user = accounts::find_by_email(&mut tx, &email)
+                .await?
+                .with_context(|| format!("aucun compte n'a l'adresse {email}"))?;
+            let secret =
+                accounts::create_reset(&mut tx, now, user.id()?, accounts::RESET_TTL, &cli_actor())
+                    .await?;
+            let link = platform
+                .settings
+                .link(&format!("/reinitialiser-mot-de-passe?jeton={secret}"));
+            mail::queue(
+                &mut tx,
+                now,
+                &Mail {
+                    to: user.email.clone(),
+                    subject: "Réinitialiser votre mot de passe Bouquet".into(),
+                    text: format!(
+                        "Bonjour {},\n\nL'équipe de {} vous envoie un lien pour choisir un nouveau mot de passe, valable une heure :\n{link}\n",
+                        user.display_name, platform.settings.operator_name
+                    ),
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            println!(
+                "Lien de réinitialisation (valable une heure), aussi envoyé par courriel : {link}"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn jobs_command(
+    config: &Config,
+    modules: &[Arc<dyn bouquet_webkit::Module>],
+    cmd: JobsCommand,
+) -> anyhow::Result<ExitCode> {
+    let (platform, _) = open_platform(config, modules).await?;
+    match cmd {
+        JobsCommand::List { status } => {
+            let status = match status.as_deref() {
+                None => None,
+                Some(s) => Some(JobStatus::parse(s).with_context(|| {
+                    format!("état inconnu « {s} » (pending, running, done, dead)")
+                })?),
+            };
+            let mut conn = platform.db.read().await?;
+            let page = jobs::list(&mut conn, status, None, None, 200).await?;
+            println!(
+                "{:<36}  {:<22}  {:<8}  {:<7}  dernière erreur",
+                "identifiant", "type", "état", "essais"
+            );
+            for j in &page.items {
+                println!(
+                    "{:<36}  {:<22}  {:<8}  {:<7}  {}",
+                    j.id,
+                    j.kind,
+                    j.status,
+                    format!("{}/{}", j.attempts, j.max_attempts),
+                    j.last_error.as_deref().unwrap_or("")
+                );
+            }
+            println!(
+                "{} tâche(s){}.",
+                page.items.len(),
+                if page.next.is_some() {
+                    " (200 plus récentes)"
+                } else {
+                    ""
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        JobsCommand::Retry { id, all_dead } => {
+            let now = platform.clock.now();
+            let ids: Vec<String> = if all_dead {
+                let mut conn = platform.db.read().await?;
+                let mut all = Vec::new();
+                let mut cursor = None;
+                loop {
+                    let page =
+                        jobs::list(&mut conn, Some(JobStatus::Dead), None, cursor.as_ref(), 200)
+                            .await?;
+                    all.extend(page.items.into_iter().map(|j| j.id));
+                    match page.next {
+                        Some(n) => cursor = Some(bouquet_store::page::Cursor::decode(&n)?),
+                        None => break,
+                    }
+                }
+                all
+            } else {
+                vec![id.context("donnez l'identifiant d'une tâche, ou --all-dead")?]
+            };
+            let bar = if std::io::stderr().is_terminal() {
+                ProgressBar::new(ids.len() as u64)
+            } else {
+                ProgressBar::hidden()
+            };
+            let mut retried = 0;
+            for id in &ids {
+                let mut tx = platform.db.begin().await?;
+                let job = jobs::get(&mut tx, id).await?;
+                if jobs::retry(&mut tx, now, id).await? {
+                    let org = job.and_then(|j| j.org_id).and_then(|o| o.parse().ok());
+                    audit::append(
+                        &mut tx,
+                        now,
+                        NewEvent::new(org, &cli_actor(), "job.retried", "job", id)
+                            .details(json!({})),
+                    )
+                    .await?;
+                    retried += 1;
+                } else if !all_dead {
+                    bail!("la tâche {id} n'existe pas ou n'est pas en échec");
+                }
+                tx.commit().await?;
+                bar.inc(1);
+            }
+            bar.finish_and_clear();
+            println!("{retried} tâche(s) remise(s) dans la file.");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Bouquet's integration tests: one binary (see ARCHITECTURE.md, "Testing").

@@ -1,0 +1,97 @@
+//! Usage events: the documented list of what services report.
+//!
+//! Every module records usage through the platform API
+//! (`organisation, service, kind, user?, time`); the store keeps monthly aggregates per
+//! organisation, service and kind, which the usage statistics, the contributions and the
+//! territorial projects read. The list lives here so that the whole vocabulary is in one place
+//! (see also `docs/usage-events.md`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::service::Service;
+
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+pub enum UsageKind {
+    /// A person of the organisation signed in (platform, no service).
+    #[serde(rename = "connexion")]
+    Connexion,
+}
+
+impl UsageKind {
+    pub const ALL: [UsageKind; 1] = [UsageKind::Connexion];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            UsageKind::Connexion => "connexion",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            UsageKind::Connexion => "Connexions",
+        }
+    }
+
+    /// The service the event belongs to; `None` for the platform itself.
+    pub fn service(self) -> Option<Service> {
+        match self {
+            UsageKind::Connexion => None,
+        }
+    }
+}
+
+impl fmt::Display for UsageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Type d'usage inconnu : « {0} ».")]
+pub struct UnknownUsageKind(pub String);
+
+impl FromStr for UsageKind {
+    type Err = UnknownUsageKind;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        UsageKind::ALL
+            .into_iter()
+            .find(|k| k.code() == s)
+            .ok_or_else(|| UnknownUsageKind(s.to_owned()))
+    }
+}
+
+/// The code stored in the `service` column: the service's code, or `platform`.
+pub fn service_code(service: Option<Service>) -> &'static str {
+    service.map_or("platform", Service::code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in UsageKind::ALL {
+            assert_eq!(k.code().parse::<UsageKind>().unwrap(), k);
+            assert!(!k.label().is_empty());
+        }
+        assert_eq!(service_code(None), "platform");
+        assert_eq!(service_code(Some(Service::Actes)), "actes");
+        assert!("clic".parse::<UsageKind>().is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! Bouquet's web application.
+//!
+//! # Layout
+//!
+//! - [`compose`]: builds the router from every module: service routes under
+//!   `/o/{siren}/{slug}` gated by subscription, the middleware stack, the OpenAPI document.
+//! - [`platform`]: the platform's own module (sign-in, dashboard, profile, organisation users
+//!   and journal, operator administration, legal pages, its API, its jobs).
+//! - [`pages`] and [`api`]: the handlers of that module; [`views`]: formatting helpers.
+
+pub mod api;
+pub mod compose;
+pub mod pages;
+pub mod platform;
+pub mod views;
+
+pub use compose::compose;
+pub use platform::PlatformModule;

@@ -1,0 +1,273 @@
+//! The people of an organisation: list, roles, removal (its administrators), read-only for
+//! its référent and the operator's staff.
+
+use askama::Template;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Response;
+use bouquet_kernel::policy::Action;
+use bouquet_kernel::{AppError, Role, RoleSet, UserId};
+use bouquet_store::accounts::{self, OrgUserRow};
+use bouquet_store::page::Cursor;
+use bouquet_webkit::forms::{Fields, Form, Params};
+use bouquet_webkit::layout::{Chrome, render_status, see_other};
+use bouquet_webkit::{OrgCtx, PageCtx, WebError, WebResult, flash, render};
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+
+use crate::views;
+
+pub struct UserView {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub roles: String,
+    pub title: String,
+    pub active: bool,
+    pub last_login: String,
+}
+
+fn view(u: &OrgUserRow, tz: &TimeZone) -> UserView {
+    UserView {
+        id: u.id.clone(),
+        name: u.display_name.clone(),
+        email: u.email.clone(),
+        roles: views::roles(u.roles()),
+        title: u.title.clone().unwrap_or_default(),
+        active: u.active,
+        last_login: views::at_opt(u.last_login_at, tz),
+    }
+}
+
+/// Roles that can be given in this organisation.
+pub fn assignable(ctx: &OrgCtx) -> &'static [Role] {
+    Role::assignable_in(ctx.facts.kind)
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    curseur: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "org_users.html")]
+struct ListPage {
+    chrome: Chrome,
+    org_name: String,
+    base: String,
+    query: String,
+    users: Vec<UserView>,
+    next: Option<String>,
+}
+
+pub async fn list(page: PageCtx, ctx: OrgCtx, Params(q): Params<ListQuery>) -> WebResult<Response> {
+    ctx.require(Action::ReadUsers)?;
+    let cursor = q.curseur.as_deref().map(Cursor::decode).transpose()?;
+    let mut conn = page.state.platform.db.read().await?;
+    let query = Some(q.q.as_str()).filter(|s| !s.trim().is_empty());
+    let result = accounts::org_users(&mut conn, ctx.org_id, query, cursor.as_ref(), 50).await?;
+    render(&ListPage {
+        chrome: page
+            .chrome("Utilisateurs", Some(&ctx))
+            .crumb("Tableau de bord", Some(ctx.href("/")))
+            .crumb("Utilisateurs", None),
+        org_name: ctx.org.name.clone(),
+        base: ctx.href("/utilisateurs"),
+        query: q.q.clone(),
+        users: result.items.iter().map(|u| view(u, &ctx.tz)).collect(),
+        next: views::next_page(&page.path, &page.query, result.next.as_deref()),
+    })
+}
+
+async fn member(page: &PageCtx, ctx: &OrgCtx, id: &str) -> WebResult<(UserId, OrgUserRow)> {
+    let user_id: UserId = id.parse().map_err(|_| WebError(AppError::NotFound))?;
+    let mut conn = page.state.platform.db.read().await?;
+    let row = accounts::org_user(&mut conn, ctx.org_id, user_id)
+        .await?
+        .ok_or(WebError(AppError::NotFound))?;
+    Ok((user_id, row))
+}
+
+#[derive(Template)]
+#[template(path = "org_user.html")]
+struct DetailPage {
+    chrome: Chrome,
+    user: UserView,
+    base: String,
+    f: Fields,
+    roles: Vec<(&'static str, &'static str, bool)>,
+    can_manage: bool,
+    is_self: bool,
+}
+
+fn role_choices(ctx: &OrgCtx, held: RoleSet) -> Vec<(&'static str, &'static str, bool)> {
+    assignable(ctx)
+        .iter()
+        .map(|r| (r.code(), r.label(), held.contains(*r)))
+        .collect()
+}
+
+pub async fn detail(
+    page: PageCtx,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+) -> WebResult<Response> {
+    ctx.require(Action::ReadUsers)?;
+    let (user_id, row) = member(&page, &ctx, &id).await?;
+    render(&DetailPage {
+        chrome: page
+            .chrome(&row.display_name, Some(&ctx))
+            .crumb("Tableau de bord", Some(ctx.href("/")))
+            .crumb("Utilisateurs", Some(ctx.href("/utilisateurs")))
+            .crumb(row.display_name.clone(), None),
+        roles: role_choices(&ctx, row.roles()),
+        user: view(&row, &ctx.tz),
+        base: ctx.href(&format!("/utilisateurs/{id}")),
+        f: Fields::new(),
+        can_manage: ctx.can(Action::ManageUsers),
+        is_self: user_id == ctx.identity.user_id,
+    })
+}
+
+/// `roles=agent&roles=member_admin` (checkboxes): parsed by hand, serde_urlencoded does not
+/// collect repeated keys.
+pub async fn set_roles(
+    page: PageCtx,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> WebResult<Response> {
+    ctx.require(Action::ManageUsers)?;
+    let (user_id, row) = member(&page, &ctx, &id).await?;
+    let allowed = assignable(&ctx);
+    let mut roles = RoleSet::empty();
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        if k == "roles" {
+            match v.parse::<Role>() {
+                Ok(r) if allowed.contains(&r) => roles.insert(r),
+                _ => {
+                    return Err(WebError(AppError::invalid(
+                        "roles",
+                        "Ce rôle ne peut pas être donné ici.",
+                    )));
+                }
+            }
+        }
+    }
+    let mut f = Fields::new();
+    if user_id == ctx.identity.user_id
+        && row.roles().contains(Role::MemberAdmin)
+        && !roles.contains(Role::MemberAdmin)
+    {
+        f.error("roles", "Vous ne pouvez pas retirer votre propre rôle d'administrateur : demandez-le à un autre administrateur.");
+    }
+    if roles.is_empty() {
+        f.error(
+            "roles",
+            "Choisissez au moins un rôle, ou retirez l'accès à l'organisation.",
+        );
+    }
+    if f.has_errors() {
+        return render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &DetailPage {
+                chrome: page
+                    .chrome(&row.display_name, Some(&ctx))
+                    .with_errors(true)
+                    .crumb("Tableau de bord", Some(ctx.href("/")))
+                    .crumb("Utilisateurs", Some(ctx.href("/utilisateurs")))
+                    .crumb(row.display_name.clone(), None),
+                roles: role_choices(&ctx, roles),
+                user: view(&row, &ctx.tz),
+                base: ctx.href(&format!("/utilisateurs/{id}")),
+                f,
+                can_manage: true,
+                is_self: user_id == ctx.identity.user_id,
+            },
+        );
+    }
+    let p = &page.state.platform;
+    let mut tx = p.db.begin().await?;
+    accounts::set_roles(
+        &mut tx,
+        p.clock.now(),
+        user_id,
+        ctx.org_id,
+        roles,
+        &ctx.identity.audit_actor(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(flash::set(
+        see_other(&ctx.href(&format!("/utilisateurs/{id}"))),
+        "roles-modifies",
+        page.secure(),
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "org_user_remove.html")]
+struct RemovePage {
+    chrome: Chrome,
+    user: UserView,
+    org_name: String,
+    base: String,
+}
+
+pub async fn remove_confirm(
+    page: PageCtx,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+) -> WebResult<Response> {
+    ctx.require(Action::ManageUsers)?;
+    let (_, row) = member(&page, &ctx, &id).await?;
+    render(&RemovePage {
+        chrome: page
+            .chrome("Retirer l'accès", Some(&ctx))
+            .crumb("Utilisateurs", Some(ctx.href("/utilisateurs")))
+            .crumb(
+                row.display_name.clone(),
+                Some(ctx.href(&format!("/utilisateurs/{id}"))),
+            )
+            .crumb("Retirer l'accès", None),
+        user: view(&row, &ctx.tz),
+        org_name: ctx.org.name.clone(),
+        base: ctx.href(&format!("/utilisateurs/{id}")),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct Confirm {}
+
+pub async fn remove(
+    page: PageCtx,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+    Form(_): Form<Confirm>,
+) -> WebResult<Response> {
+    ctx.require(Action::ManageUsers)?;
+    let (user_id, _) = member(&page, &ctx, &id).await?;
+    if user_id == ctx.identity.user_id {
+        return Err(WebError(AppError::Conflict(
+            "Vous ne pouvez pas retirer votre propre accès : demandez-le à un autre administrateur.".into(),
+        )));
+    }
+    let p = &page.state.platform;
+    let mut tx = p.db.begin().await?;
+    accounts::revoke(
+        &mut tx,
+        p.clock.now(),
+        user_id,
+        ctx.org_id,
+        &ctx.identity.audit_actor(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(flash::set(
+        see_other(&ctx.href("/utilisateurs")),
+        "acces-retire",
+        page.secure(),
+    ))
+}
