@@ -77,10 +77,11 @@ pub async fn open_platform(
         public_url,
         demo: config.demo,
         data_dir: config.data_dir.clone(),
+        // The display name is quoted: "(démo)" would otherwise read as an RFC 5322 comment.
         mail_from: config.mail_from.clone().unwrap_or_else(|| {
             format!(
-                "{} <ne-pas-repondre@bouquet.localhost>",
-                config.operator_name()
+                "\"{}\" <ne-pas-repondre@bouquet.localhost>",
+                config.operator_name().replace(['"', '\\'], "")
             )
         }),
         operator_name: config.operator_name(),
@@ -119,7 +120,16 @@ pub struct Application {
 
 impl Application {
     /// Opens everything and binds the listener (port 0 picks a free port).
-    pub async fn build(config: Config, modules: Vec<Arc<dyn Module>>) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config, modules: Vec<Arc<dyn Module>>) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("impossible d'écouter sur {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        if config.public_url.is_none() {
+            // Links in e-mails need the real port (0 picks one).
+            config.public_url =
+                Some(url::Url::parse(&format!("http://{addr}")).context("adresse publique")?);
+        }
         let (platform, _) = open_platform(&config, &modules).await?;
         let seeded_demo = if config.demo {
             crate::demo::seed_if_new(&platform, &modules)
@@ -136,10 +146,6 @@ impl Application {
             bouquet_webkit::metrics::recorder(),
         );
         let router = bouquet_web::compose(state.clone());
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("impossible d'écouter sur {}", config.listen))?;
-        let addr = listener.local_addr()?;
         Ok(Self {
             listener,
             addr,

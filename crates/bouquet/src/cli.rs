@@ -294,6 +294,18 @@ async fn wait_for_signal() {
     }
 }
 
+/// An error as one French line, with the fields to correct.
+fn explain(e: &bouquet_kernel::AppError) -> String {
+    match e {
+        bouquet_kernel::AppError::Invalid(fields) => fields
+            .iter()
+            .map(|f| format!("{} : {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join(" ; "),
+        other => other.detail(),
+    }
+}
+
 fn cli_actor() -> AuditActor {
     AuditActor {
         user_id: None,
@@ -360,7 +372,7 @@ async fn users(
                 &cli_actor(),
             )
             .await
-            .map_err(|e| anyhow::anyhow!("{}", bouquet_kernel::AppError::from(e).detail()))?;
+            .map_err(|e| anyhow::anyhow!("{}", explain(&bouquet_kernel::AppError::from(e))))?;
             accounts::grant(
                 &mut tx,
                 now,

@@ -45,6 +45,10 @@ pub enum AppError {
     ServiceNotSubscribed(Service),
     #[error("Cette page n'existe pas ou vous n'y avez pas accès.")]
     NotFound,
+    #[error(
+        "Cette adresse n'accepte pas cette méthode : par exemple un envoi de formulaire là où seule la lecture est possible."
+    )]
+    MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
     #[error("Le fichier ou le contenu envoyé est trop volumineux (au plus {limit_label}).")]
@@ -84,6 +88,7 @@ impl AppError {
             AppError::Forbidden(_) => "acces-refuse",
             AppError::ServiceNotSubscribed(_) => "service-non-souscrit",
             AppError::NotFound => "introuvable",
+            AppError::MethodNotAllowed => "methode-non-autorisee",
             AppError::Conflict(_) => "conflit",
             AppError::PayloadTooLarge { .. } => "trop-volumineux",
             AppError::UnsupportedMediaType(_) => "type-de-contenu-non-pris-en-charge",
@@ -103,6 +108,7 @@ impl AppError {
             AppError::Forbidden(_) => "Accès refusé",
             AppError::ServiceNotSubscribed(_) => "Service non ouvert",
             AppError::NotFound => "Page introuvable",
+            AppError::MethodNotAllowed => "Méthode non autorisée",
             AppError::Conflict(_) => "Opération impossible",
             AppError::PayloadTooLarge { .. } => "Contenu trop volumineux",
             AppError::UnsupportedMediaType(_) => "Format non pris en charge",
@@ -145,6 +151,7 @@ mod tests {
             AppError::Forbidden("Non.".into()),
             AppError::ServiceNotSubscribed(Service::Helios),
             AppError::NotFound,
+            AppError::MethodNotAllowed,
             AppError::Conflict("Déjà fait.".into()),
             AppError::PayloadTooLarge {
                 limit_label: "1 Mo".into(),

@@ -143,25 +143,22 @@ pub async fn create_user(
     let now_us = to_micros(now);
     let inserted = exec!(tx, sqlx::query(
         "INSERT INTO users (id, email, display_name, password_hash, active, created_at, updated_at, password_changed_at)
-         VALUES ($1, $2, $3, $4, TRUE, $5, $5, $6)"
+         VALUES ($1, $2, $3, $4, TRUE, $5, $5, $6)
+         ON CONFLICT (email) DO NOTHING"
     )
     .bind(id.to_string())
     .bind(email.as_str())
     .bind(&name)
     .bind(password_hash)
     .bind(now_us)
-    .bind(password_hash.map(|_| now_us)))
-    .map_err(StoreError::from);
-    if let Err(e) = inserted {
-        return Err(if e.is_unique_violation() {
-            AppError::invalid(
-                "email",
-                "Un compte existe déjà avec cette adresse électronique.",
-            )
-            .into()
-        } else {
-            e
-        });
+    .bind(password_hash.map(|_| now_us)))?;
+    // Not a caught unique violation: on PostgreSQL it would abort the caller's transaction.
+    if inserted == 0 {
+        return Err(AppError::invalid(
+            "email",
+            "Un compte existe déjà avec cette adresse électronique.",
+        )
+        .into());
     }
     search::index(
         tx,
@@ -368,20 +365,18 @@ pub async fn grant(
         return Err(AppError::invalid("roles", "Choisissez au moins un rôle.").into());
     }
     let inserted = exec!(tx, sqlx::query(
-        "INSERT INTO memberships (user_id, org_id, roles, title, created_at) VALUES ($1, $2, $3, $4, $5)"
+        "INSERT INTO memberships (user_id, org_id, roles, title, created_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (user_id, org_id) DO NOTHING"
     )
     .bind(user.to_string())
     .bind(org.to_string())
     .bind(roles.to_stored())
     .bind(title.map(str::trim).filter(|t| !t.is_empty()))
-    .bind(to_micros(now)))
-    .map_err(StoreError::from);
-    if let Err(e) = inserted {
-        return Err(if e.is_unique_violation() {
-            AppError::Conflict("Cette personne a déjà accès à cette organisation.".into()).into()
-        } else {
-            e
-        });
+    .bind(to_micros(now)))?;
+    if inserted == 0 {
+        return Err(
+            AppError::Conflict("Cette personne a déjà accès à cette organisation.".into()).into(),
+        );
     }
     audit::append(
         tx,
@@ -1073,7 +1068,7 @@ pub async fn throttled(
     let now_us = to_micros(now);
     if failures >= max && end > now_us {
         Ok(Some(
-            u64::try_from((end - now_us) / 1_000_000).unwrap_or(0) + 1,
+            u64::try_from((end - now_us + 999_999) / 1_000_000).unwrap_or(1),
         ))
     } else {
         Ok(None)

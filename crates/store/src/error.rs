@@ -21,16 +21,6 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-impl StoreError {
-    /// True when the database refused a row because of a unique constraint.
-    pub fn is_unique_violation(&self) -> bool {
-        match self {
-            StoreError::Db(sqlx::Error::Database(e)) => e.is_unique_violation(),
-            _ => false,
-        }
-    }
-}
-
 impl From<AppError> for StoreError {
     fn from(e: AppError) -> Self {
         StoreError::App(e)

@@ -118,7 +118,8 @@ pub async fn create(
     let now_us = to_micros(now);
     let result = exec!(tx, sqlx::query(
         "INSERT INTO organisations (id, siren, siret, name, kind, parent_id, insee, departement, population, population_year, time_zone, contact_email, active, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, TRUE, $13, $13)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, TRUE, $13, $13)
+         ON CONFLICT (siren) DO NOTHING"
     )
     .bind(id.to_string())
     .bind(org.siren.as_str())
@@ -132,19 +133,15 @@ pub async fn create(
     .bind(org.population_year)
     .bind(tz)
     .bind(org.contact_email.as_ref().map(Email::as_str))
-    .bind(now_us))
-    .map_err(StoreError::from);
-    match result {
-        Err(e) if e.is_unique_violation() => {
-            return Err(AppError::Conflict(format!(
-                "Une organisation existe déjà avec le SIREN {}.",
-                org.siren
-            ))
-            .into());
-        }
-        other => {
-            other?;
-        }
+    .bind(now_us))?;
+    // ON CONFLICT DO NOTHING rather than a caught unique violation: on PostgreSQL a failed
+    // statement would abort the caller's whole transaction.
+    if result == 0 {
+        return Err(AppError::Conflict(format!(
+            "Une organisation existe déjà avec le SIREN {}.",
+            org.siren
+        ))
+        .into());
     }
     search::index(
         tx,
@@ -361,16 +358,15 @@ pub async fn subscribe(
 }
 
 pub async fn subscriptions(h: &mut impl Handle, org: OrgId) -> StoreResult<Vec<SubscriptionRow>> {
-    let rows =
-        run!(h, |c| {
-            sqlx::query_as(
+    let rows = run!(h, |c| {
+        sqlx::query_as(
         "SELECT id, org_id, service, start_date, end_date, max_users, created_at FROM subscriptions
          WHERE org_id = $1 ORDER BY service, start_date"
     )
     .bind(org.to_string())
     .fetch_all(c)
     .await
-        })?;
+    })?;
     Ok(rows)
 }
 

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::{get, post};
 use bouquet_kernel::OrgKind;
@@ -21,8 +20,9 @@ use crate::pages::{admin, auth, dashboard, journal, legal, org_users, profile, r
 
 pub struct PlatformModule;
 
-async fn org_root(Path(siren): Path<String>) -> Response {
-    see_other(&format!("/o/{siren}/"))
+/// `/o/{siren}` without the final slash: only for people who may see the organisation.
+async fn org_root(ctx: OrgCtx) -> Response {
+    see_other(&ctx.href("/"))
 }
 
 #[async_trait]

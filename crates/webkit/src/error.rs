@@ -79,6 +79,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
         AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
         AppError::Forbidden(_) | AppError::ServiceNotSubscribed(_) => StatusCode::FORBIDDEN,
         AppError::NotFound => StatusCode::NOT_FOUND,
+        AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         AppError::Conflict(_) => StatusCode::CONFLICT,
         AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -95,9 +96,7 @@ fn from_status(status: StatusCode) -> AppError {
         401 => AppError::Unauthenticated,
         403 => AppError::Forbidden("Vous n'avez pas accès à cette page.".into()),
         404 => AppError::NotFound,
-        405 => AppError::BadRequest(
-            "Cette adresse n'accepte pas cette méthode (par exemple un envoi de formulaire là où seule la lecture est possible).".into(),
-        ),
+        405 => AppError::MethodNotAllowed,
         408 => AppError::Unavailable("La requête a pris trop de temps. Réessayez.".into()),
         409 => AppError::Conflict("Cette opération est en conflit avec l'état actuel.".into()),
         413 => AppError::PayloadTooLarge {
@@ -109,7 +108,9 @@ fn from_status(status: StatusCode) -> AppError {
             retry_after_secs: 60,
             message: "Trop de requêtes. Patientez une minute avant de réessayer.".into(),
         },
-        503 => AppError::Unavailable("Le service est momentanément indisponible. Réessayez dans quelques minutes.".into()),
+        503 => AppError::Unavailable(
+            "Le service est momentanément indisponible. Réessayez dans quelques minutes.".into(),
+        ),
         _ => AppError::Internal(format!("statut {status}")),
     }
 }
@@ -245,15 +246,19 @@ pub async fn error_pages(State(state): State<AppState>, req: Request, next: Next
     let error = match response.extensions().get::<ErrorMarker>() {
         Some(marker) => marker.0.clone(),
         None if response.status().is_client_error() || response.status().is_server_error() => {
-            if response
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .is_some_and(|ct| {
-                    ct.as_bytes().starts_with(b"application/problem+json")
-                        || ct.as_bytes().starts_with(b"text/html")
-                })
-            {
-                // Already rendered by us (e.g. a page re-shown with its form errors).
+            let rendered_on_purpose =
+                response
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .is_some_and(|ct| {
+                        let ct = ct.as_bytes();
+                        ct.starts_with(b"application/problem+json")
+                            || ct.starts_with(b"application/json")
+                            || ct.starts_with(b"text/html")
+                    });
+            if rendered_on_purpose {
+                // A form shown again with its errors, the health check naming the failing
+                // part: the handler said what it meant.
                 return response;
             }
             Arc::new(from_status(response.status()))
@@ -314,7 +319,7 @@ mod tests {
             let status = StatusCode::from_u16(code).unwrap();
             let e = from_status(status);
             assert!(!e.detail().is_empty());
-            if code != 405 && code != 408 {
+            if code != 408 {
                 assert_eq!(status_of(&e), status, "{code}");
             }
         }

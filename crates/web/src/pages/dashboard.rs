@@ -191,7 +191,7 @@ pub async fn dashboard(page: PageCtx, ctx: OrgCtx) -> WebResult<Response> {
         .map(|s| ServiceTile {
             label: s.label(),
             description: s.description(),
-            href: ctx.href(&format!("/{}/", s.slug())),
+            href: ctx.href(&format!("/{}", s.slug())),
         })
         .collect();
     let subscribed_elsewhere: Vec<&'static str> = ctx

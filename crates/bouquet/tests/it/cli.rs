@@ -1,0 +1,286 @@
+//! The `bouquet` binary itself: its commands, exit codes and messages.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use bouquet_store::db::{Db, DbOptions};
+use bouquet_store::exec;
+
+fn bouquet(data_dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bouquet"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("BOUQUET_DATABASE_URL")
+        .env_remove("BOUQUET_STORAGE_URL")
+        .output()
+        .expect("bouquet")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn version_migrate_and_demo_are_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bouquet(dir.path(), &["version"]);
+    assert!(o.status.success());
+    assert_eq!(
+        stdout(&o).trim(),
+        format!("bouquet {}", env!("CARGO_PKG_VERSION"))
+    );
+    let o = bouquet(dir.path(), &["migrate"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("Migration appliquée : platform 1"));
+    let o = bouquet(dir.path(), &["migrate"]);
+    assert!(stdout(&o).contains("Base à jour"));
+    let o = bouquet(dir.path(), &["demo"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("Territoire de démonstration créé"));
+    let o = bouquet(dir.path(), &["demo"]);
+    assert!(stdout(&o).contains("existe déjà"));
+    let o = bouquet(dir.path(), &["users", "list"]);
+    let out = stdout(&o);
+    for email in [
+        "admin@operateur.demo",
+        "agent@commune.demo",
+        "maire@commune.demo",
+        "agent@epci.demo",
+        "contact@entreprise.demo",
+    ] {
+        assert!(out.contains(email), "{email}");
+    }
+    assert!(out.contains("5 compte(s)."));
+    let o = bouquet(dir.path(), &["users", "list", "--search", "guerin"]);
+    assert!(stdout(&o).contains("agent@epci.demo") && stdout(&o).contains("1 compte(s)."));
+}
+
+#[test]
+fn users_are_created_and_reset_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(bouquet(dir.path(), &["demo"]).status.success());
+    let o = bouquet(
+        dir.path(),
+        &[
+            "users",
+            "create",
+            "--email",
+            "paul@retiers.fr",
+            "--name",
+            "Paul Martin",
+            "--org",
+            "213502396",
+            "--role",
+            "agent",
+            "--title",
+            "Secrétaire",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Compte créé")
+            && stdout(&o).contains("/reinitialiser-mot-de-passe?jeton=")
+    );
+    let o = bouquet(
+        dir.path(),
+        &[
+            "users",
+            "create",
+            "--email",
+            "paul@retiers.fr",
+            "--name",
+            "Paul",
+            "--org",
+            "213502396",
+            "--role",
+            "agent",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("Un compte existe déjà"),
+        "{}",
+        stderr(&o)
+    );
+    let o = bouquet(
+        dir.path(),
+        &[
+            "users",
+            "create",
+            "--email",
+            "x@retiers.fr",
+            "--name",
+            "X",
+            "--org",
+            "213502396",
+            "--role",
+            "operator_admin",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("ne peut pas être donné"));
+    let o = bouquet(
+        dir.path(),
+        &[
+            "users",
+            "create",
+            "--email",
+            "x@retiers.fr",
+            "--name",
+            "X",
+            "--org",
+            "213502397",
+            "--role",
+            "agent",
+        ],
+    );
+    assert!(stderr(&o).contains("clé de contrôle"));
+    let o = bouquet(
+        dir.path(),
+        &[
+            "users",
+            "create",
+            "--email",
+            "x@retiers.fr",
+            "--name",
+            "X",
+            "--org",
+            "213502396",
+            "--role",
+            "roi",
+        ],
+    );
+    assert!(stderr(&o).contains("Rôle inconnu"));
+    let o = bouquet(
+        dir.path(),
+        &["users", "reset-password", "--email", "maire@commune.demo"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("jeton="));
+    let o = bouquet(
+        dir.path(),
+        &["users", "reset-password", "--email", "personne@nulle.part"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("aucun compte"));
+    let o = bouquet(dir.path(), &["jobs", "list", "--status", "pending"]);
+    assert!(
+        stdout(&o).contains("mail.send"),
+        "the reset e-mail waits for a worker: {}",
+        stdout(&o)
+    );
+    let o = bouquet(dir.path(), &["jobs", "list", "--status", "zombie"]);
+    assert!(stderr(&o).contains("état inconnu"));
+}
+
+#[tokio::test]
+async fn audit_verify_exits_zero_when_intact_and_names_the_first_altered_event() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(bouquet(dir.path(), &["demo"]).status.success());
+    let o = bouquet(dir.path(), &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("Le journal est intact."));
+    let db = Db::connect(
+        &format!("sqlite://{}", dir.path().join("bouquet.db").display()),
+        &DbOptions::default(),
+    )
+    .await
+    .unwrap();
+    let mut tx = db.begin().await.unwrap();
+    exec!(&mut tx, sqlx::query("UPDATE audit_events SET actor_label = 'Quelqu''un d''autre' WHERE action = 'user.created' AND object_type = 'user' AND seq = (SELECT MIN(seq) FROM audit_events e2 WHERE e2.chain = audit_events.chain AND e2.action = 'user.created')")).unwrap();
+    tx.commit().await.unwrap();
+    db.close().await;
+    let o = bouquet(dir.path(), &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("ALTÉRATION") && out.contains("a été modifié") && out.contains("(événement "),
+        "{out}"
+    );
+    let o = bouquet(dir.path(), &["jobs", "retry", "no-such-job"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn serve_demo_prints_the_accounts_answers_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bouquet"))
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env_remove("BOUQUET_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut printed = Vec::new();
+        let mut url = None;
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(u) = line.strip_prefix(&format!(
+                "Bouquet {} est prêt : ",
+                env!("CARGO_PKG_VERSION")
+            )) {
+                url = Some(u.to_owned());
+            }
+            let done = line.starts_with("Courriels envoyés");
+            printed.push(line);
+            if done {
+                break;
+            }
+        }
+        (child, url.expect("URL printed"), printed.join("\n"))
+    };
+    let (mut child, url, printed) = start();
+    assert!(printed.contains("Territoire de démonstration créé"));
+    assert!(printed.contains("agent@epci.demo") && printed.contains("bouquet-demo"));
+    let health = get(&format!("{url}/healthz"));
+    assert!(health.contains("\"status\":\"ok\""), "{health}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = wait(&mut child);
+    assert!(status.success(), "clean exit on SIGTERM");
+    // Restarting keeps the data and does not seed twice; the shutdown checkpointed the journal.
+    let (mut child, url, printed) = start();
+    assert!(!printed.contains("Territoire de démonstration créé"));
+    assert!(get(&format!("{url}/connexion")).contains("Connexion"));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(wait(&mut child).success());
+    let o = bouquet(dir.path(), &["audit", "verify"]);
+    assert!(o.status.success());
+    assert!(
+        !stdout(&o).contains(" 0 point(s) de contrôle"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+fn get(url: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async { reqwest::get(url).await.unwrap().text().await.unwrap() })
+}
+
+fn wait(child: &mut std::process::Child) -> std::process::ExitStatus {
+    for _ in 0..200 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("bouquet did not stop within 10 s");
+}
