@@ -8,12 +8,13 @@ use anyhow::{Context, bail};
 use bouquet_kernel::{Email, Role, RoleSet, Siren};
 use bouquet_store::audit::{self, AuditActor, NewEvent};
 use bouquet_store::jobs::{self, JobStatus};
-use bouquet_store::mail::{self, Mail};
 use bouquet_store::{accounts, orgs};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
+
+use bouquet_web::links::{Purpose, send_password_link};
 
 use crate::app::{Application, open_platform};
 use crate::config::{Config, LogFormat, ServeArgs, StoreArgs};
@@ -384,26 +385,23 @@ async fn users(
             )
             .await?;
             let link = if hash.is_none() {
-                let secret = accounts::create_reset(
-                    &mut tx,
-                    now,
-                    user,
-                    accounts::INVITATION_TTL,
-                    &cli_actor(),
-                )
-                .await?;
-                Some(
-                    platform
-                        .settings
-                        .link(&format!("/reinitialiser-mot-de-passe?jeton={secret}")),
-                )
+                let row = accounts::get_user(&mut tx, user)
+                    .await?
+                    .context("compte introuvable après sa création")?;
+                let purpose = Purpose::Invitation {
+                    by: "L'équipe de l'opérateur",
+                    org_name: &org.name,
+                };
+                Some(send_password_link(&mut tx, &platform, &row, purpose, &cli_actor()).await?)
             } else {
                 None
             };
             tx.commit().await?;
             println!("Compte créé : {email} ({name}) dans {}.", org.name);
             if let Some(link) = link {
-                println!("Lien pour choisir le mot de passe (valable 7 jours) : {link}");
+                println!(
+                    "Lien pour choisir le mot de passe (valable 7 jours), aussi envoyé par courriel : {link}"
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -442,23 +440,13 @@ async fn users(
             let user = accounts::find_by_email(&mut tx, &email)
                 .await?
                 .with_context(|| format!("aucun compte n'a l'adresse {email}"))?;
-            let secret =
-                accounts::create_reset(&mut tx, now, user.id()?, accounts::RESET_TTL, &cli_actor())
-                    .await?;
-            let link = platform
-                .settings
-                .link(&format!("/reinitialiser-mot-de-passe?jeton={secret}"));
-            mail::queue(
+            let by = format!("L'équipe de {}", platform.settings.operator_name);
+            let link = send_password_link(
                 &mut tx,
-                now,
-                &Mail {
-                    to: user.email.clone(),
-                    subject: "Réinitialiser votre mot de passe Bouquet".into(),
-                    text: format!(
-                        "Bonjour {},\n\nL'équipe de {} vous envoie un lien pour choisir un nouveau mot de passe, valable une heure :\n{link}\n",
-                        user.display_name, platform.settings.operator_name
-                    ),
-                },
+                &platform,
+                &user,
+                Purpose::ResetBy(&by),
+                &cli_actor(),
             )
             .await?;
             tx.commit().await?;

@@ -276,3 +276,61 @@ async fn create(platform: &Platform, hash: &str) -> anyhow::Result<DemoTerritory
         company_user,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The demo communes are the real ones: same SIREN, INSEE code, name and population
+    /// totale 2025 as in the official BANATIC rows shipped in `standards/`.
+    #[test]
+    fn demo_communes_match_the_banatic_rows() {
+        let bytes = include_bytes!("../../../standards/backoffice/banatic/roche-aux-fees.csv");
+        // Windows-1252; these rows use no byte in 0x80–0x9F, where it differs from Latin-1.
+        assert!(!bytes.iter().any(|b| (0x80..0xa0).contains(b)));
+        let text: String = bytes.iter().map(|&b| b as char).collect();
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.trim_end_matches('\r').split(';').collect())
+            .collect();
+        assert_eq!(
+            rows.len(),
+            16,
+            "16 communes in CC Roche aux Fées Communauté"
+        );
+        for row in &rows {
+            assert_eq!(row[1], "243500634");
+            assert_eq!(row[2], "CC Roche aux Fées Communauté");
+        }
+        assert_eq!(
+            rows[0][6].replace(' ', ""),
+            "27573",
+            "population totale of the EPCI"
+        );
+        for c in &COMMUNES {
+            let row = rows
+                .iter()
+                .find(|r| r[10] == c.siren)
+                .unwrap_or_else(|| panic!("{} absent", c.name));
+            assert_eq!(row[9], c.insee, "{}", c.name);
+            assert_eq!(row[11], c.name);
+            assert_eq!(
+                row[12].replace(' ', "").parse::<i64>().unwrap(),
+                c.population,
+                "{}",
+                c.name
+            );
+            assert!(Siren::parse(c.siren).is_ok());
+        }
+    }
+
+    #[test]
+    fn fictitious_identifiers_are_well_formed() {
+        for prefix in ["99999999", "99999998", "99999997"] {
+            assert!(fictitious_siren(prefix).is_ok());
+        }
+        let company = fictitious_siren("99999997").unwrap();
+        assert!(Siret::parse(&luhn_complete(&format!("{company}0001"))).is_ok());
+    }
+}

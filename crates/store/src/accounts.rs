@@ -207,10 +207,7 @@ pub async fn list_users(
 ) -> StoreResult<Page<UserRow>> {
     let engine = h.engine();
     let expr = query.and_then(|q| search::match_expression(engine, q));
-    let (c_name, c_id) = match cursor {
-        Some(c) => (Some(c.text(0)?.to_owned()), Some(c.text(1)?.to_owned())),
-        None => (None, None),
-    };
+    let (c_name, c_id) = crate::page::text_text_key(cursor)?;
     let search_clause = if expr.is_some() {
         format!("AND id IN ({})", search::id_subquery(engine, 4, 5))
     } else {
@@ -338,7 +335,7 @@ pub async fn set_active(
     Ok(())
 }
 
-pub async fn record_login(h: &mut impl Handle, now: Timestamp, user: UserId) -> StoreResult<()> {
+pub async fn record_login(h: &mut Tx, now: Timestamp, user: UserId) -> StoreResult<()> {
     exec!(
         h,
         sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
@@ -518,10 +515,7 @@ pub async fn org_users(
 ) -> StoreResult<Page<OrgUserRow>> {
     let engine = h.engine();
     let expr = query.and_then(|q| search::match_expression(engine, q));
-    let (c_name, c_id) = match cursor {
-        Some(c) => (Some(c.text(0)?.to_owned()), Some(c.text(1)?.to_owned())),
-        None => (None, None),
-    };
+    let (c_name, c_id) = crate::page::text_text_key(cursor)?;
     let search_clause = if expr.is_some() {
         format!("AND u.id IN ({})", search::id_subquery(engine, 5, 6))
     } else {
@@ -668,7 +662,7 @@ pub struct SessionRow {
 
 /// Opens a session; returns the cookie value (shown once, stored hashed).
 pub async fn create_session(
-    h: &mut impl Handle,
+    h: &mut Tx,
     now: Timestamp,
     user: UserId,
     ip: Option<&str>,
@@ -723,15 +717,14 @@ pub async fn session_user(
     }
 }
 
-/// Sliding expiry, written at most every five minutes per session.
-pub async fn touch_session(
-    h: &mut impl Handle,
-    now: Timestamp,
-    session: &SessionRow,
-) -> StoreResult<()> {
-    if to_micros(now) - session.last_seen_at < 5 * 60 * 1_000_000 {
-        return Ok(());
-    }
+/// Whether the session's sliding expiry is due to be written: at most every five minutes,
+/// so that reading pages does not take the single SQLite writer.
+pub fn session_needs_touch(now: Timestamp, session: &SessionRow) -> bool {
+    to_micros(now) - session.last_seen_at >= 5 * 60 * 1_000_000
+}
+
+/// Slides the session's expiry (call when [`session_needs_touch`]).
+pub async fn touch_session(h: &mut Tx, now: Timestamp, session: &SessionRow) -> StoreResult<()> {
     exec!(
         h,
         sqlx::query("UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE token_hash = $1")
@@ -743,7 +736,7 @@ pub async fn touch_session(
 }
 
 /// Ends one session, given the hash kept in the database.
-pub async fn delete_session_hash(h: &mut impl Handle, token_hash: &str) -> StoreResult<()> {
+pub async fn delete_session_hash(h: &mut Tx, token_hash: &str) -> StoreResult<()> {
     exec!(
         h,
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash)
@@ -752,7 +745,7 @@ pub async fn delete_session_hash(h: &mut impl Handle, token_hash: &str) -> Store
 }
 
 /// Deletes expired sessions, tokens and reset links.
-pub async fn purge_expired(h: &mut impl Handle, now: Timestamp) -> StoreResult<u64> {
+pub async fn purge_expired(h: &mut Tx, now: Timestamp) -> StoreResult<u64> {
     let now_us = to_micros(now);
     let a = exec!(
         h,
@@ -876,19 +869,16 @@ pub async fn token_user(
     }
 }
 
-/// Notes the use of a token, at most once a minute.
-pub async fn mark_token_used(
-    h: &mut impl Handle,
-    now: Timestamp,
-    token: &TokenRow,
-) -> StoreResult<()> {
-    let now_us = to_micros(now);
-    if token
+/// Whether the last use of a token is due to be written (at most once a minute).
+pub fn token_needs_mark(now: Timestamp, token: &TokenRow) -> bool {
+    token
         .last_used_at
-        .is_some_and(|t| now_us - t < 60 * 1_000_000)
-    {
-        return Ok(());
-    }
+        .is_none_or(|t| to_micros(now) - t >= 60 * 1_000_000)
+}
+
+/// Notes the use of a token (call when [`token_needs_mark`]).
+pub async fn mark_token_used(h: &mut Tx, now: Timestamp, token: &TokenRow) -> StoreResult<()> {
+    let now_us = to_micros(now);
     exec!(
         h,
         sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
@@ -1076,7 +1066,7 @@ pub async fn throttled(
 }
 
 /// Counts one failure for `key` (a new window starts when the old one is over).
-pub async fn throttle_failure(h: &mut impl Handle, now: Timestamp, key: &str) -> StoreResult<()> {
+pub async fn throttle_failure(h: &mut Tx, now: Timestamp, key: &str) -> StoreResult<()> {
     let now_us = to_micros(now);
     let window_us = THROTTLE_WINDOW.as_micros() as i64;
     exec!(h, sqlx::query(
@@ -1091,7 +1081,7 @@ pub async fn throttle_failure(h: &mut impl Handle, now: Timestamp, key: &str) ->
     Ok(())
 }
 
-pub async fn throttle_clear(h: &mut impl Handle, key: &str) -> StoreResult<()> {
+pub async fn throttle_clear(h: &mut Tx, key: &str) -> StoreResult<()> {
     exec!(
         h,
         sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key)

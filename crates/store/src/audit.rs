@@ -215,10 +215,7 @@ pub async fn list(
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> StoreResult<Page<EventRow>> {
-    let (c_at, c_id) = match cursor {
-        Some(c) => (Some(c.int(0)?), Some(c.text(1)?.to_owned())),
-        None => (None, None),
-    };
+    let (c_at, c_id) = crate::page::int_text_key(cursor)?;
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM audit_events
          WHERE (CAST($1 AS TEXT) IS NULL OR org_id = $1)

@@ -15,7 +15,7 @@ use bouquet_kernel::ids::new_id;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
-use crate::db::{Db, Handle};
+use crate::db::{Db, Handle, Tx};
 use crate::error::StoreResult;
 use crate::page::{Cursor, Page};
 use crate::{exec, run, run_sql};
@@ -99,7 +99,7 @@ impl NewJob {
 
 /// Enqueues a job, inside the caller's transaction when given one: the job exists if and only
 /// if the change that asked for it was committed.
-pub async fn enqueue(h: &mut impl Handle, now: Timestamp, job: NewJob) -> StoreResult<String> {
+pub async fn enqueue(h: &mut Tx, now: Timestamp, job: NewJob) -> StoreResult<String> {
     let id = new_id().to_string();
     let now_us = to_micros(now);
     exec!(h, sqlx::query(
@@ -239,7 +239,7 @@ fn truncate(s: &str, max: usize) -> String {
 
 /// Puts a dead job back in the queue, now, with a fresh set of attempts. Returns false when
 /// the job does not exist or is not dead.
-pub async fn retry(h: &mut impl Handle, now: Timestamp, id: &str) -> StoreResult<bool> {
+pub async fn retry(h: &mut Tx, now: Timestamp, id: &str) -> StoreResult<bool> {
     let n = exec!(h, sqlx::query(
         "UPDATE jobs SET status = 'pending', attempts = 0, run_at = $2, updated_at = $2, finished_at = NULL
          WHERE id = $1 AND status = 'dead'"
@@ -267,10 +267,7 @@ pub async fn list(
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> StoreResult<Page<JobRow>> {
-    let (c_at, c_id) = match cursor {
-        Some(c) => (Some(c.int(0)?), Some(c.text(1)?.to_owned())),
-        None => (None, None),
-    };
+    let (c_at, c_id) = crate::page::int_text_key(cursor)?;
     let rows: Vec<JobRow> = run!(h, |c| sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {JOB_COLUMNS} FROM jobs
          WHERE (CAST($1 AS TEXT) IS NULL OR status = $1)
@@ -301,7 +298,7 @@ pub async fn counts(h: &mut impl Handle) -> StoreResult<Vec<(String, i64)>> {
 }
 
 /// Deletes finished jobs older than `before` (the history is kept for a while, not forever).
-pub async fn purge_done(h: &mut impl Handle, before: Timestamp) -> StoreResult<u64> {
+pub async fn purge_done(h: &mut Tx, before: Timestamp) -> StoreResult<u64> {
     let n = exec!(
         h,
         sqlx::query("DELETE FROM jobs WHERE status = 'done' AND finished_at < $1")

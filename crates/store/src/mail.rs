@@ -14,7 +14,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::db::Handle;
+use crate::db::Tx;
 use crate::error::{StoreError, StoreResult};
 use crate::jobs::{self, JobRow, NewJob};
 use crate::platform::Platform;
@@ -56,7 +56,7 @@ pub struct Mail {
 }
 
 /// Enqueues `mail` atomically with the caller's change.
-pub async fn queue(h: &mut impl Handle, now: Timestamp, mail: &Mail) -> StoreResult<String> {
+pub async fn queue(h: &mut Tx, now: Timestamp, mail: &Mail) -> StoreResult<String> {
     let payload = serde_json::to_value(mail).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     jobs::enqueue(h, now, NewJob::new(SEND, payload).max_attempts(10)).await
 }

@@ -217,10 +217,7 @@ pub async fn list(
         .query
         .as_deref()
         .and_then(|q| search::match_expression(engine, q));
-    let (c_name, c_id) = match cursor {
-        Some(c) => (Some(c.text(0)?.to_owned()), Some(c.text(1)?.to_owned())),
-        None => (None, None),
-    };
+    let (c_name, c_id) = crate::page::text_text_key(cursor)?;
     let search_clause = if expr.is_some() {
         format!("AND id IN ({})", search::id_subquery(engine, 5, 6))
     } else {

@@ -67,6 +67,22 @@ impl Cursor {
     }
 }
 
+/// The (number, text) key a cursor carries, or nothing on the first page.
+pub fn int_text_key(cursor: Option<&Cursor>) -> StoreResult<(Option<i64>, Option<String>)> {
+    match cursor {
+        Some(c) => Ok((Some(c.int(0)?), Some(c.text(1)?.to_owned()))),
+        None => Ok((None, None)),
+    }
+}
+
+/// The (text, text) key a cursor carries, or nothing on the first page.
+pub fn text_text_key(cursor: Option<&Cursor>) -> StoreResult<(Option<String>, Option<String>)> {
+    match cursor {
+        Some(c) => Ok((Some(c.text(0)?.to_owned()), Some(c.text(1)?.to_owned()))),
+        None => Ok((None, None)),
+    }
+}
+
 /// One page of results and the cursor of the next one.
 #[derive(Clone, Debug)]
 pub struct Page<T> {

@@ -12,7 +12,7 @@
 use bouquet_kernel::OrgId;
 use bouquet_kernel::text::{normalize, query_terms};
 
-use crate::db::{Engine, Handle};
+use crate::db::{Engine, Handle, Tx};
 use crate::error::StoreResult;
 use crate::{exec, run, run_sql};
 
@@ -21,7 +21,7 @@ pub const MAX_TERMS: usize = 8;
 
 /// Indexes (or re-indexes) one object.
 pub async fn index(
-    h: &mut impl Handle,
+    h: &mut Tx,
     org: Option<OrgId>,
     kind: &str,
     object_id: &str,
@@ -67,7 +67,7 @@ pub async fn index(
 }
 
 /// Removes an object from the index.
-pub async fn remove(h: &mut impl Handle, kind: &str, object_id: &str) -> StoreResult<()> {
+pub async fn remove(h: &mut Tx, kind: &str, object_id: &str) -> StoreResult<()> {
     if h.engine() == Engine::Sqlite {
         exec!(h, sqlx::query(
             "DELETE FROM search_fts WHERE rowid = (SELECT id FROM search_docs WHERE kind = $1 AND object_id = $2)"

@@ -3,7 +3,7 @@
 use bouquet_kernel::clock::to_micros;
 use jiff::Timestamp;
 
-use crate::db::Handle;
+use crate::db::{Handle, Tx};
 use crate::error::StoreResult;
 use crate::{exec, run};
 
@@ -17,7 +17,7 @@ pub async fn get(h: &mut impl Handle, key: &str) -> StoreResult<Option<String>> 
     Ok(v)
 }
 
-pub async fn set(h: &mut impl Handle, now: Timestamp, key: &str, value: &str) -> StoreResult<()> {
+pub async fn set(h: &mut Tx, now: Timestamp, key: &str, value: &str) -> StoreResult<()> {
     exec!(
         h,
         sqlx::query(

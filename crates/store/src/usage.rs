@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
-use crate::db::Handle;
+use crate::db::{Handle, Tx};
 use crate::error::StoreResult;
 use crate::{exec, run};
 
@@ -25,7 +25,7 @@ pub fn month_of(at: Timestamp, tz: &TimeZone) -> String {
 
 /// Records one usage event.
 pub async fn record(
-    h: &mut impl Handle,
+    h: &mut Tx,
     at: Timestamp,
     org: OrgId,
     tz: &TimeZone,

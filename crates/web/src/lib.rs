@@ -7,9 +7,13 @@
 //! - [`platform`]: the platform's own module (sign-in, dashboard, profile, organisation users
 //!   and journal, operator administration, legal pages, its API, its jobs).
 //! - [`pages`] and [`api`]: the handlers of that module; [`views`]: formatting helpers.
+//! - [`login`]: the credential check shared by the sign-in page and the API;
+//!   [`links`]: the e-mailed links to choose a password.
 
 pub mod api;
 pub mod compose;
+pub mod links;
+pub mod login;
 pub mod pages;
 pub mod platform;
 pub mod views;

@@ -182,15 +182,18 @@ impl Module for PlatformModule {
         Ok(out)
     }
 
-    /// Six months of sign-ins for the demo accounts, so that the référent's and the EPCI's
-    /// tables are not empty on the first visit.
+    /// Six months of sign-ins of the demo accounts in their own organisations, so that the
+    /// référent's and the EPCI's tables are not empty on the first visit.
     async fn seed_demo(&self, platform: &Platform, territory: &DemoTerritory) -> StoreResult<()> {
         let now = platform.clock.now();
+        // Retiers and Janzé have no account yet: their empty columns are the point (the usage
+        // statistics will list the subscribed members that do not use the platform).
         let people = [
             (territory.communes[0], territory.secretary, 9),
             (territory.communes[0], territory.maire, 4),
             (territory.epci, territory.epci_agent, 14),
-            (territory.communes[1], territory.secretary, 3),
+            (territory.operator, territory.admin, 20),
+            (territory.company, territory.company_user, 2),
         ];
         let mut tx = platform.db.begin().await?;
         for (org, user, per_month) in people {

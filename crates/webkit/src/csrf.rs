@@ -68,7 +68,11 @@ fn is_safe(method: &Method) -> bool {
 
 pub async fn protect(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
-    if is_api_path(&path) || path.starts_with("/assets/") {
+    if is_api_path(&path)
+        || path.starts_with("/assets/")
+        || path == "/healthz"
+        || path == "/metrics"
+    {
         return next.run(req).await;
     }
     let existing = cookies::get(req.headers(), cookies::CSRF).filter(|c| c.len() >= 32);

@@ -103,8 +103,12 @@ async fn resolve(state: &AppState, req: &mut Request) -> Result<(), WebError> {
         let mut conn = state.platform.db.read().await?;
         match accounts::token_user(&mut conn, now, &token).await? {
             Some((token, user)) => {
-                accounts::mark_token_used(&mut conn, now, &token).await?;
                 drop(conn);
+                if accounts::token_needs_mark(now, &token) {
+                    let mut tx = state.platform.db.begin().await?;
+                    accounts::mark_token_used(&mut tx, now, &token).await?;
+                    tx.commit().await?;
+                }
                 let identity = load(state, user, Via::Token(token)).await?;
                 req.extensions_mut().insert(Arc::new(identity));
             }
@@ -117,9 +121,11 @@ async fn resolve(state: &AppState, req: &mut Request) -> Result<(), WebError> {
         match accounts::session_user(&mut conn, now, &cookie).await? {
             Some((session, user)) => {
                 drop(conn);
-                let mut tx = state.platform.db.begin().await?;
-                accounts::touch_session(&mut tx, now, &session).await?;
-                tx.commit().await?;
+                if accounts::session_needs_touch(now, &session) {
+                    let mut tx = state.platform.db.begin().await?;
+                    accounts::touch_session(&mut tx, now, &session).await?;
+                    tx.commit().await?;
+                }
                 let identity = load(state, user, Via::Session(session)).await?;
                 req.extensions_mut().insert(Arc::new(identity));
             }

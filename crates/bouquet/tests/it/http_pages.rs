@@ -736,3 +736,114 @@ async fn legal_pages_and_profile_tokens() {
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// SQL and markup metacharacters in every text field of the platform's forms are plain text:
+/// stored as typed (and shown escaped), or refused with a French message.
+#[tokio::test]
+async fn metacharacters_in_every_form_field_are_plain_text() {
+    let app = spawn_app().await;
+    let nasty = "O'Brien\"; DROP TABLE users; -- <script>alert(1)</script> % _ \\";
+    // Login: an unknown address, nothing else happens.
+    let r = app
+        .post_form(
+            &browser(),
+            "/connexion",
+            &[("email", nasty), ("password", nasty)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(
+        !html.contains("<script>alert(1)"),
+        "escaped when shown again"
+    );
+    assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
+    // Forgotten password: refused at the field.
+    let r = app
+        .post_form(&browser(), "/mot-de-passe-oublie", &[("email", nasty)])
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Contact: stored in the e-mail as typed.
+    let sophie = app.login("agent@commune.demo").await;
+    let r = app
+        .post_form(
+            &sophie,
+            "/o/213500051/contacter-referent",
+            &[("sujet", nasty), ("message", nasty)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    app.drain_jobs().await;
+    let mail = app
+        .sent_mails()
+        .into_iter()
+        .find(|m| m.to == "agent@epci.demo")
+        .unwrap();
+    assert_eq!(mail.subject, format!("[Arbrissel] {nasty}"));
+    // Settings: not an e-mail address.
+    let r = app
+        .post_form(
+            &sophie,
+            "/o/213500051/parametres",
+            &[("contact_email", nasty)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Token name: stored as typed, shown escaped.
+    let r = app
+        .post_form(
+            &sophie,
+            "/profil/jetons",
+            &[("name", "Logiciel <b>« O'Brien »</b> %_"), ("duree", "30")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, list) = page(&sophie, app.url("/profil/jetons")).await;
+    assert!(
+        list.contains("Logiciel &#60;b&#62;« O&#39;Brien »&#60;/b&#62; %_"),
+        "{}",
+        &list[list.find("<tbody>").unwrap_or(0)..]
+    );
+    assert!(!list.contains("<b>«"));
+    // A new account whose name is full of metacharacters; the users table is intact after.
+    let admin = app.login("admin@operateur.demo").await;
+    let r = app
+        .post_form(
+            &admin,
+            "/admin/utilisateurs/nouveau",
+            &[
+                ("display_name", nasty),
+                ("email", "obrien@retiers.fr"),
+                ("siren", "213502396"),
+                ("roles", "agent"),
+                ("title", nasty),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, users) = page(&admin, app.url("/admin/utilisateurs?q=obrien")).await;
+    assert!(users.contains("O&#39;Brien&#34;; DROP TABLE users;"));
+    let (_, all) = page(&admin, app.url("/admin/utilisateurs")).await;
+    assert_eq!(
+        all.matches("<th scope=\"row\">").count(),
+        6,
+        "five demo accounts and the new one"
+    );
+    // Searches with metacharacters.
+    for q in [nasty, "%", "' OR 1=1 --", "\"*\""] {
+        let r = admin
+            .get(app.url("/admin/organisations"))
+            .query(&[("q", q)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{q}");
+        let r = admin
+            .get(app.url("/admin/journal"))
+            .query(&[("personne", q), ("organisation", q)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{q}");
+    }
+}

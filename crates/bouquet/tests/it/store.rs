@@ -1194,3 +1194,49 @@ async fn blobs_stream_to_local_files_dedupe_and_detect_damage() {
     ));
     blobs.health().await.unwrap();
 }
+
+/// The same blob contract on an S3-compatible server, when `scripts/test` started one
+/// (`BOUQUET_TEST_S3_URL`, e.g. s3s-fs); multipart upload, dedupe, verified read, isolation.
+#[tokio::test]
+async fn blobs_on_s3_when_a_server_is_given() {
+    let Ok(url) = std::env::var("BOUQUET_TEST_S3_URL") else {
+        return;
+    };
+    let blobs = Blobs::from_url(&url).unwrap();
+    assert!(blobs.describe().starts_with("S3"));
+    blobs.health().await.unwrap();
+    let org = owner_key(Some(OrgId::new()));
+    // 20 MiB: several multipart parts of 8 MiB.
+    let chunk = Bytes::from(vec![42u8; 1024 * 1024]);
+    let stream = futures::stream::iter((0..20).map(|_| Ok::<_, std::io::Error>(chunk.clone())));
+    let stored = blobs
+        .put_stream(&org, stream, 64 * 1024 * 1024)
+        .await
+        .unwrap();
+    assert_eq!(stored.size, 20 * 1024 * 1024);
+    let again = blobs
+        .put_bytes(&org, Bytes::from(vec![42u8; 20 * 1024 * 1024]))
+        .await
+        .unwrap();
+    assert_eq!(again, stored);
+    assert_eq!(
+        blobs.read_all(&org, &stored.sha256).await.unwrap().len(),
+        20 * 1024 * 1024
+    );
+    assert!(blobs.exists(&org, &stored.sha256).await.unwrap());
+    assert!(
+        !blobs
+            .exists(&owner_key(None), &stored.sha256)
+            .await
+            .unwrap()
+    );
+    let too_big = futures::stream::iter(
+        (0..3).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![1u8; 1024]))),
+    );
+    assert!(matches!(
+        blobs.put_stream(&org, too_big, 2048).await,
+        Err(StoreError::App(AppError::PayloadTooLarge { .. }))
+    ));
+    assert!(Blobs::from_url("s3://?region=x").is_err());
+    assert!(Blobs::from_url("s3://b?inconnu=1").is_err());
+}

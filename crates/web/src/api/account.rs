@@ -4,20 +4,19 @@ use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use bouquet_kernel::{AppError, Email, OrgKind, Role};
+use bouquet_kernel::{AppError, OrgKind, Role};
 use bouquet_store::accounts::{self, TokenKind};
-use bouquet_store::audit::{self, AuditActor, NewEvent};
 use bouquet_webkit::error::Problem;
 use bouquet_webkit::forms::ApiJson;
 use bouquet_webkit::{ApiUser, AppState, WebError, WebResult};
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::rfc3339;
+use crate::login::{Channel, Checked, check_credentials, wait_message};
 use crate::pages::ClientIp;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -59,72 +58,18 @@ pub async fn issue_token(
     ApiJson(req): ApiJson<TokenRequest>,
 ) -> WebResult<Json<TokenResponse>> {
     let p = &state.platform;
+    let user = match check_credentials(p, &req.email, &req.password, &ip, Channel::Api).await? {
+        Checked::Accepted(user) => user,
+        Checked::Refused => return Err(WebError(AppError::InvalidCredentials)),
+        Checked::Throttled(secs) => {
+            return Err(WebError(AppError::TooManyRequests {
+                retry_after_secs: secs,
+                message: wait_message(secs),
+            }));
+        }
+    };
     let now = p.clock.now();
-    let ip_key = format!("ip:{ip}");
-    let account_key = format!("compte:{}", req.email.trim().to_lowercase());
-    {
-        let mut conn = p.db.read().await?;
-        for (key, max) in [
-            (&ip_key, accounts::THROTTLE_IP_MAX),
-            (&account_key, accounts::THROTTLE_ACCOUNT_MAX),
-        ] {
-            if let Some(secs) = accounts::throttled(&mut conn, now, key, max).await? {
-                return Err(WebError(AppError::TooManyRequests {
-                    retry_after_secs: secs,
-                    message: format!(
-                        "Trop de tentatives : réessayez dans {} minute(s).",
-                        secs.div_ceil(60)
-                    ),
-                }));
-            }
-        }
-    }
-    let user = match Email::parse(&req.email) {
-        Ok(email) => {
-            let mut conn = p.db.read().await?;
-            accounts::find_by_email(&mut conn, &email).await?
-        }
-        Err(_) => None,
-    };
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let password = req.password.clone();
-    let verified = tokio::task::spawn_blocking(move || match stored {
-        Some(hash) => accounts::verify_password(&password, &hash),
-        None => {
-            let _ = accounts::verify_password(&password, accounts::dummy_hash());
-            false
-        }
-    })
-    .await
-    .map_err(AppError::internal)?;
     let mut tx = p.db.begin().await?;
-    let user = match user {
-        Some(u) if verified && u.active => u,
-        other => {
-            accounts::throttle_failure(&mut tx, now, &ip_key).await?;
-            accounts::throttle_failure(&mut tx, now, &account_key).await?;
-            let (chain, actor) = match &other {
-                Some(u) => (accounts::home_org(&mut tx, u.id()?).await?, u.audit_actor()),
-                None => (
-                    None,
-                    AuditActor {
-                        user_id: None,
-                        label: "Inconnu".into(),
-                    },
-                ),
-            };
-            audit::append(
-                &mut tx,
-                now,
-                NewEvent::new(chain, &actor, "session.login_failed", "api", &ip)
-                    .details(json!({ "courriel": req.email.trim().to_lowercase(), "par": "api" })),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(WebError(AppError::InvalidCredentials));
-        }
-    };
-    accounts::throttle_clear(&mut tx, &account_key).await?;
     let expires = now
         .saturating_add(accounts::SESSION_TOKEN_TTL)
         .unwrap_or(now);

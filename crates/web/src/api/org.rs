@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use bouquet_kernel::audit::action_label;
 use bouquet_kernel::policy::Action;
-use bouquet_kernel::{AppError, OrgKind, Role, RoleSet, Service, UserId};
+use bouquet_kernel::{AppError, OrgKind, Role, RoleSet, Service};
 use bouquet_store::accounts::{self, OrgUserRow};
 use bouquet_store::audit::{self, JournalFilter};
 use bouquet_store::page::{Cursor, clamp_limit};
@@ -19,6 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Paged, rfc3339};
+use crate::pages::org_users::member;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -173,15 +174,6 @@ pub async fn users(
         items: page.items.into_iter().map(OrgUser::from).collect(),
         next_cursor: page.next,
     }))
-}
-
-async fn member(state: &AppState, ctx: &OrgCtx, id: &str) -> WebResult<(UserId, OrgUserRow)> {
-    let user_id: UserId = id.parse().map_err(|_| WebError(AppError::NotFound))?;
-    let mut conn = state.platform.db.read().await?;
-    let row = accounts::org_user(&mut conn, ctx.org_id, user_id)
-        .await?
-        .ok_or(WebError(AppError::NotFound))?;
-    Ok((user_id, row))
 }
 
 /// One person of the organisation.

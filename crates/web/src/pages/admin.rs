@@ -11,7 +11,7 @@ use bouquet_kernel::{AppError, Email, OrgKind, Role, RoleSet, Siren, UserId};
 use bouquet_store::accounts;
 use bouquet_store::audit::{self, NewEvent};
 use bouquet_store::jobs::{self, JobStatus};
-use bouquet_store::mail::{self, Mail};
+use bouquet_store::mail;
 use bouquet_store::orgs::{self, OrgFilter};
 use bouquet_store::page::Cursor;
 use bouquet_webkit::forms::{Fields, Form, Params};
@@ -20,6 +20,7 @@ use bouquet_webkit::{CurrentUser, Identity, PageCtx, WebError, WebResult, flash,
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::links::{Purpose, send_password_link};
 use crate::views;
 
 fn require(identity: &Identity, action: PlatformAction) -> WebResult<()> {
@@ -270,28 +271,14 @@ pub async fn create_user(
     };
     let title = f.value("title").to_owned();
     accounts::grant(&mut tx, now, user_id, org_id, roles, Some(&title), &actor).await?;
-    let secret =
-        accounts::create_reset(&mut tx, now, user_id, accounts::INVITATION_TTL, &actor).await?;
-    let link = p
-        .settings
-        .link(&format!("/reinitialiser-mot-de-passe?jeton={secret}"));
-    mail::queue(
-        &mut tx,
-        now,
-        &Mail {
-            to: email.to_string(),
-            subject: "Votre compte Bouquet".into(),
-            text: format!(
-                "Bonjour {},\n\n{} vous a ouvert un compte sur Bouquet, la plateforme de services numériques de {}, pour {}.\n\nPour choisir votre mot de passe, ouvrez ce lien dans les 7 jours :\n{link}\n\nVotre identifiant est votre adresse électronique : {email}.\n\n— {}",
-                f.value("display_name"),
-                identity.user.display_name,
-                p.settings.operator_name,
-                org.name,
-                p.settings.operator_name
-            ),
-        },
-    )
-    .await?;
+    let user = accounts::get_user(&mut tx, user_id)
+        .await?
+        .ok_or(WebError(AppError::NotFound))?;
+    let purpose = Purpose::Invitation {
+        by: &identity.user.display_name,
+        org_name: &org.name,
+    };
+    send_password_link(&mut tx, p, &user, purpose, &actor).await?;
     tx.commit().await?;
     p.wake_workers();
     Ok(flash::set(
@@ -608,6 +595,18 @@ struct EmailsPage {
     mails: Vec<mail::SentMail>,
 }
 
+/// The mails written so far, their dates shown in French (Europe/Paris).
+fn sent_mails(dir: &std::path::Path) -> WebResult<Vec<mail::SentMail>> {
+    let tz = time_zone(DEFAULT_TIME_ZONE);
+    let mut mails = mail::list_sent(dir).map_err(AppError::internal)?;
+    for m in &mut mails {
+        if let Ok(t) = m.sent_at.parse::<jiff::Timestamp>() {
+            m.sent_at = bouquet_kernel::clock::format_fr(t, &tz);
+        }
+    }
+    Ok(mails)
+}
+
 fn emails_dir(page: &PageCtx) -> WebResult<std::path::PathBuf> {
     if !page.state.platform.settings.demo {
         return Err(WebError(AppError::NotFound));
@@ -618,7 +617,7 @@ fn emails_dir(page: &PageCtx) -> WebResult<std::path::PathBuf> {
 pub async fn emails(page: PageCtx, CurrentUser(identity): CurrentUser) -> WebResult<Response> {
     let dir = emails_dir(&page)?;
     require(&identity, PlatformAction::Administer)?;
-    let mails = mail::list_sent(&dir).map_err(AppError::internal)?;
+    let mails = sent_mails(&dir)?;
     render(&EmailsPage {
         chrome: admin_chrome(&page, "E-mails envoyés"),
         mails,
@@ -659,8 +658,7 @@ pub async fn email(
 ) -> WebResult<Response> {
     let dir = emails_dir(&page)?;
     require(&identity, PlatformAction::Administer)?;
-    let mails = mail::list_sent(&dir).map_err(AppError::internal)?;
-    let mail = mails
+    let mail = sent_mails(&dir)?
         .into_iter()
         .find(|m| m.id == id)
         .ok_or(WebError(AppError::NotFound))?;

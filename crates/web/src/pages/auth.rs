@@ -7,16 +7,16 @@ use axum::response::Response;
 use bouquet_kernel::usage::UsageKind;
 use bouquet_kernel::{AppError, Email};
 use bouquet_store::accounts::{self, ResetProblem};
-use bouquet_store::audit::{self, AuditActor, NewEvent};
-use bouquet_store::mail::{self, Mail};
+use bouquet_store::audit::{self, NewEvent};
 use bouquet_store::{orgs, usage};
 use bouquet_webkit::forms::{Fields, Form, Params};
 use bouquet_webkit::layout::{Chrome, render_status, see_other};
 use bouquet_webkit::{PageCtx, WebError, WebResult, cookies, flash, render};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{ClientIp, UserAgent};
+use crate::links::{Purpose, send_password_link};
+use crate::login::{Channel, Checked, check_credentials, wait_message};
 use crate::views::safe_next;
 
 #[derive(Template)]
@@ -57,22 +57,13 @@ pub struct LoginForm {
 
 const WRONG: &str = "Adresse électronique ou mot de passe incorrect. Vérifiez-les, ou utilisez « Mot de passe oublié ».";
 
-fn wait_message(secs: u64) -> String {
-    let minutes = secs.div_ceil(60);
-    format!(
-        "Trop de tentatives de connexion. Pour protéger le compte, réessayez dans {minutes} minute{}, ou réinitialisez votre mot de passe.",
-        if minutes > 1 { "s" } else { "" }
-    )
-}
-
 pub async fn login(
     page: PageCtx,
     ClientIp(ip): ClientIp,
     UserAgent(ua): UserAgent,
     Form(form): Form<LoginForm>,
 ) -> WebResult<Response> {
-    let state = &page.state;
-    let p = &state.platform;
+    let p = &page.state.platform;
     let suite = safe_next(Some(&form.suite));
     let mut f = Fields::new().with("email", &form.email);
     if form.email.trim().is_empty() {
@@ -96,84 +87,20 @@ pub async fn login(
     if f.has_errors() {
         return show(f, None, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    let now = p.clock.now();
-    let email = Email::parse(&form.email).ok();
-    let ip_key = format!("ip:{ip}");
-    let account_key = format!("compte:{}", form.email.trim().to_lowercase());
-    {
-        let mut conn = p.db.read().await?;
-        let blocked = match accounts::throttled(&mut conn, now, &ip_key, accounts::THROTTLE_IP_MAX)
-            .await?
-        {
-            Some(s) => Some(s),
-            None => {
-                accounts::throttled(&mut conn, now, &account_key, accounts::THROTTLE_ACCOUNT_MAX)
-                    .await?
-            }
-        };
-        if let Some(secs) = blocked {
+    let user = match check_credentials(p, &form.email, &form.password, &ip, Channel::Page).await? {
+        Checked::Accepted(user) => user,
+        Checked::Refused => return show(f, Some(WRONG.into()), StatusCode::UNPROCESSABLE_ENTITY),
+        Checked::Throttled(secs) => {
             let mut response = show(f, Some(wait_message(secs)), StatusCode::TOO_MANY_REQUESTS)?;
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
             return Ok(response);
         }
-    }
-    let user = match &email {
-        Some(e) => {
-            let mut conn = p.db.read().await?;
-            accounts::find_by_email(&mut conn, e).await?
-        }
-        None => None,
     };
-    let password = form.password.clone();
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let verified = tokio::task::spawn_blocking(move || match stored {
-        Some(hash) => accounts::verify_password(&password, &hash),
-        None => {
-            let _ = accounts::verify_password(&password, accounts::dummy_hash());
-            false
-        }
-    })
-    .await
-    .map_err(AppError::internal)?;
-    let mut tx = p.db.begin().await?;
-    let user = match user {
-        Some(u) if verified && u.active => u,
-        other => {
-            accounts::throttle_failure(&mut tx, now, &ip_key).await?;
-            accounts::throttle_failure(&mut tx, now, &account_key).await?;
-            let (chain, actor) = match &other {
-                Some(u) => (accounts::home_org(&mut tx, u.id()?).await?, u.audit_actor()),
-                None => (
-                    None,
-                    AuditActor {
-                        user_id: None,
-                        label: "Inconnu".into(),
-                    },
-                ),
-            };
-            audit::append(
-                &mut tx,
-                now,
-                NewEvent::new(chain, &actor, "session.login_failed", "session", &ip).details(
-                    json!({
-                        "courriel": form.email.trim().to_lowercase(),
-                        "motif": match &other {
-                            None => "compte inconnu",
-                            Some(u) if !u.active => "compte désactivé",
-                            Some(_) => "mot de passe incorrect",
-                        },
-                    }),
-                ),
-            )
-            .await?;
-            tx.commit().await?;
-            return show(f, Some(WRONG.into()), StatusCode::UNPROCESSABLE_ENTITY);
-        }
-    };
+    let now = p.clock.now();
     let user_id = user.id()?;
-    accounts::throttle_clear(&mut tx, &account_key).await?;
+    let mut tx = p.db.begin().await?;
     let cookie = accounts::create_session(&mut tx, now, user_id, Some(&ip), ua.as_deref()).await?;
     accounts::record_login(&mut tx, now, user_id).await?;
     let home = accounts::home_org(&mut tx, user_id).await?;
@@ -299,31 +226,7 @@ pub async fn forgot(
     if let Some(user) = accounts::find_by_email(&mut tx, &email).await?
         && user.active
     {
-        let user_id = user.id()?;
-        let secret = accounts::create_reset(
-            &mut tx,
-            now,
-            user_id,
-            accounts::RESET_TTL,
-            &user.audit_actor(),
-        )
-        .await?;
-        let link = p
-            .settings
-            .link(&format!("/reinitialiser-mot-de-passe?jeton={secret}"));
-        mail::queue(
-            &mut tx,
-            now,
-            &Mail {
-                to: user.email.clone(),
-                subject: "Réinitialiser votre mot de passe Bouquet".into(),
-                text: format!(
-                    "Bonjour {},\n\nVous avez demandé à réinitialiser votre mot de passe sur Bouquet ({}).\n\nPour choisir un nouveau mot de passe, ouvrez ce lien dans l'heure qui suit :\n{link}\n\nSi vous n'êtes pas à l'origine de cette demande, ignorez ce message : votre mot de passe actuel reste valable.\n\n— {}",
-                    user.display_name, p.settings.operator_name, p.settings.operator_name
-                ),
-            },
-        )
-        .await?;
+        send_password_link(&mut tx, p, &user, Purpose::Reset, &user.audit_actor()).await?;
     }
     tx.commit().await?;
     p.wake_workers();

@@ -11,7 +11,7 @@ use bouquet_store::accounts::{self, OrgUserRow};
 use bouquet_store::page::Cursor;
 use bouquet_webkit::forms::{Fields, Form, Params};
 use bouquet_webkit::layout::{Chrome, render_status, see_other};
-use bouquet_webkit::{OrgCtx, PageCtx, WebError, WebResult, flash, render};
+use bouquet_webkit::{AppState, OrgCtx, PageCtx, WebError, WebResult, flash, render};
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 
@@ -81,9 +81,10 @@ pub async fn list(page: PageCtx, ctx: OrgCtx, Params(q): Params<ListQuery>) -> W
     })
 }
 
-async fn member(page: &PageCtx, ctx: &OrgCtx, id: &str) -> WebResult<(UserId, OrgUserRow)> {
+/// A person of the acting organisation, by the id in the URL; anyone else is a 404.
+pub async fn member(state: &AppState, ctx: &OrgCtx, id: &str) -> WebResult<(UserId, OrgUserRow)> {
     let user_id: UserId = id.parse().map_err(|_| WebError(AppError::NotFound))?;
-    let mut conn = page.state.platform.db.read().await?;
+    let mut conn = state.platform.db.read().await?;
     let row = accounts::org_user(&mut conn, ctx.org_id, user_id)
         .await?
         .ok_or(WebError(AppError::NotFound))?;
@@ -115,7 +116,7 @@ pub async fn detail(
     Path((_, id)): Path<(String, String)>,
 ) -> WebResult<Response> {
     ctx.require(Action::ReadUsers)?;
-    let (user_id, row) = member(&page, &ctx, &id).await?;
+    let (user_id, row) = member(&page.state, &ctx, &id).await?;
     render(&DetailPage {
         chrome: page
             .chrome(&row.display_name, Some(&ctx))
@@ -140,7 +141,7 @@ pub async fn set_roles(
     body: axum::body::Bytes,
 ) -> WebResult<Response> {
     ctx.require(Action::ManageUsers)?;
-    let (user_id, row) = member(&page, &ctx, &id).await?;
+    let (user_id, row) = member(&page.state, &ctx, &id).await?;
     let allowed = assignable(&ctx);
     let mut roles = RoleSet::empty();
     for (k, v) in url::form_urlencoded::parse(&body) {
@@ -222,7 +223,7 @@ pub async fn remove_confirm(
     Path((_, id)): Path<(String, String)>,
 ) -> WebResult<Response> {
     ctx.require(Action::ManageUsers)?;
-    let (_, row) = member(&page, &ctx, &id).await?;
+    let (_, row) = member(&page.state, &ctx, &id).await?;
     render(&RemovePage {
         chrome: page
             .chrome("Retirer l'accès", Some(&ctx))
@@ -248,7 +249,7 @@ pub async fn remove(
     Form(_): Form<Confirm>,
 ) -> WebResult<Response> {
     ctx.require(Action::ManageUsers)?;
-    let (user_id, _) = member(&page, &ctx, &id).await?;
+    let (user_id, _) = member(&page.state, &ctx, &id).await?;
     if user_id == ctx.identity.user_id {
         return Err(WebError(AppError::Conflict(
             "Vous ne pouvez pas retirer votre propre accès : demandez-le à un autre administrateur.".into(),
