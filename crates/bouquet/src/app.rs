@@ -14,6 +14,7 @@ use bouquet_store::migrate::{self, MigrationReport, MigrationSet};
 use bouquet_store::platform::PlatformSettings;
 use bouquet_store::worker::{self, Registry, WorkerOptions};
 use bouquet_store::{Platform, accounts, audit, jobs};
+use bouquet_webkit::module::Schedule;
 use bouquet_webkit::{AppState, Module};
 use jiff::SignedDuration;
 use tokio::net::TcpListener;
@@ -181,7 +182,13 @@ impl Application {
             },
             shutdown.clone(),
         );
-        let ticker = tokio::spawn(periodic(platform.clone(), shutdown.clone()));
+        let schedules: Vec<_> = self
+            .state
+            .modules
+            .iter()
+            .flat_map(|m| m.schedules())
+            .collect();
+        let ticker = tokio::spawn(periodic(platform.clone(), schedules, shutdown.clone()));
         let serve = axum::serve(
             self.listener,
             self.router
@@ -203,14 +210,39 @@ impl Application {
     }
 }
 
+/// Enqueues every periodic job that is due (see [`jobs::schedule_due`]).
+pub async fn enqueue_due(
+    platform: &Platform,
+    schedules: &[Schedule],
+) -> Result<usize, bouquet_store::StoreError> {
+    let mut n = 0;
+    for s in schedules {
+        let mut tx = platform.db.begin().await?;
+        if jobs::schedule_due(&mut tx, platform.clock.now(), s.kind, s.every).await? {
+            n += 1;
+        }
+        tx.commit().await?;
+    }
+    if n > 0 {
+        platform.wake_workers();
+    }
+    Ok(n)
+}
+
 /// Checkpoints the journal every five minutes; purges expired sessions and old finished jobs
-/// every hour.
-async fn periodic(platform: Platform, shutdown: CancellationToken) {
+/// every hour; every minute, enqueues the modules' periodic jobs that are due.
+async fn periodic(platform: Platform, schedules: Vec<Schedule>, shutdown: CancellationToken) {
     let mut checkpoints = tokio::time::interval(Duration::from_secs(300));
     let mut purge = tokio::time::interval(Duration::from_secs(3600));
+    let mut minutes = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
+            _ = minutes.tick() => {
+                if let Err(e) = enqueue_due(&platform, &schedules).await {
+                    tracing::error!(error = %e, "periodic jobs could not be scheduled");
+                }
+            }
             _ = checkpoints.tick() => {
                 if let Err(e) = audit::checkpoint_all(&platform.db, platform.clock.now(), &platform.keys).await {
                     tracing::error!(error = %e, "journal checkpoint failed");

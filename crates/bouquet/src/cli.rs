@@ -6,15 +6,14 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use bouquet_kernel::{Email, Role, RoleSet, Siren};
-use bouquet_store::audit::{self, AuditActor, NewEvent};
+use bouquet_store::audit::{self, AuditActor};
 use bouquet_store::jobs::{self, JobStatus};
 use bouquet_store::{accounts, orgs};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use bouquet_web::links::{Purpose, send_password_link};
+use bouquet_web::links::{Purpose, create_link, queue_password_link};
 
 use crate::app::{Application, open_platform};
 use crate::config::{Config, LogFormat, ServeArgs, StoreArgs};
@@ -55,8 +54,8 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum UsersCommand {
-    /// Create an account in an organisation; prints the link to choose its password
-    /// (or reads the password on standard input with --password-stdin).
+    /// Create an account in an organisation; prints the link to choose its password (or
+    /// e-mails it with --send, or reads the password on standard input with --password-stdin).
     Create {
         #[arg(long)]
         email: String,
@@ -74,16 +73,21 @@ pub enum UsersCommand {
         title: Option<String>,
         #[arg(long)]
         password_stdin: bool,
+        /// E-mail the link instead of printing it (without this, nothing is e-mailed).
+        #[arg(long, conflicts_with = "password_stdin")]
+        send: bool,
     },
     /// List accounts (optionally matching words of the name or address).
     List {
         #[arg(long)]
         search: Option<String>,
     },
-    /// Send a password reset link (and print it).
+    /// Print a link to choose a new password (valid one hour), or e-mail it with --send.
     ResetPassword {
         #[arg(long)]
         email: String,
+        #[arg(long)]
+        send: bool,
     },
 }
 
@@ -329,6 +333,7 @@ async fn users(
             roles,
             title,
             password_stdin,
+            send,
         } => {
             let email = Email::parse(&email)?;
             let siren = Siren::parse(&org)?;
@@ -384,23 +389,29 @@ async fn users(
                 &cli_actor(),
             )
             .await?;
-            let link = if hash.is_none() {
-                let row = accounts::get_user(&mut tx, user)
-                    .await?
-                    .context("compte introuvable après sa création")?;
-                let purpose = Purpose::Invitation {
-                    by: "L'équipe de l'opérateur",
-                    org_name: &org.name,
-                };
-                Some(send_password_link(&mut tx, &platform, &row, purpose, &cli_actor()).await?)
-            } else {
-                None
+            let purpose = Purpose::Invitation {
+                by: format!("L'équipe de {}", platform.settings.operator_name),
+                org_name: org.name.clone(),
+            };
+            let link = match (hash.is_none(), send) {
+                (false, _) => None,
+                (true, true) => {
+                    queue_password_link(&mut tx, &platform, user, purpose, &cli_actor()).await?;
+                    None
+                }
+                (true, false) => {
+                    Some(create_link(&mut tx, &platform, user, &purpose, &cli_actor()).await?)
+                }
             };
             tx.commit().await?;
             println!("Compte créé : {email} ({name}) dans {}.", org.name);
             if let Some(link) = link {
                 println!(
-                    "Lien pour choisir le mot de passe (valable 7 jours), aussi envoyé par courriel : {link}"
+                    "Lien pour choisir le mot de passe (valable 7 jours ; à transmettre à la personne) : {link}"
+                );
+            } else if send {
+                println!(
+                    "Le lien pour choisir le mot de passe part par courriel dès qu'un serveur Bouquet tourne."
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -434,25 +445,29 @@ async fn users(
             println!("{total} compte(s).");
             Ok(ExitCode::SUCCESS)
         }
-        UsersCommand::ResetPassword { email } => {
+        UsersCommand::ResetPassword { email, send } => {
             let email = Email::parse(&email)?;
             let mut tx = platform.db.begin().await?;
             let user = accounts::find_by_email(&mut tx, &email)
                 .await?
                 .with_context(|| format!("aucun compte n'a l'adresse {email}"))?;
-            let by = format!("L'équipe de {}", platform.settings.operator_name);
-            let link = send_password_link(
-                &mut tx,
-                &platform,
-                &user,
-                Purpose::ResetBy(&by),
-                &cli_actor(),
-            )
-            .await?;
-            tx.commit().await?;
-            println!(
-                "Lien de réinitialisation (valable une heure), aussi envoyé par courriel : {link}"
-            );
+            let purpose = Purpose::ResetBy {
+                by: format!("L'équipe de {}", platform.settings.operator_name),
+            };
+            if send {
+                queue_password_link(&mut tx, &platform, user.id()?, purpose, &cli_actor()).await?;
+                tx.commit().await?;
+                println!(
+                    "Le lien de réinitialisation part par courriel dès qu'un serveur Bouquet tourne."
+                );
+            } else {
+                let link =
+                    create_link(&mut tx, &platform, user.id()?, &purpose, &cli_actor()).await?;
+                tx.commit().await?;
+                println!(
+                    "Lien de réinitialisation (valable une heure ; à transmettre à la personne) : {link}"
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -527,16 +542,7 @@ async fn jobs_command(
             let mut retried = 0;
             for id in &ids {
                 let mut tx = platform.db.begin().await?;
-                let job = jobs::get(&mut tx, id).await?;
-                if jobs::retry(&mut tx, now, id).await? {
-                    let org = job.and_then(|j| j.org_id).and_then(|o| o.parse().ok());
-                    audit::append(
-                        &mut tx,
-                        now,
-                        NewEvent::new(org, &cli_actor(), "job.retried", "job", id)
-                            .details(json!({})),
-                    )
-                    .await?;
+                if jobs::retry(&mut tx, now, id, &cli_actor()).await? {
                     retried += 1;
                 } else if !all_dead {
                     bail!("la tâche {id} n'existe pas ou n'est pas en échec");

@@ -91,6 +91,7 @@ pub fn action_label(action: &str) -> Option<&'static str> {
         "user.password_changed" => "Mot de passe modifié",
         "user.password_reset_requested" => "Réinitialisation du mot de passe demandée",
         "user.password_reset" => "Mot de passe réinitialisé",
+        "user.invited" => "Invitation à choisir son mot de passe envoyée",
         "user.token_created" => "Jeton personnel créé",
         "user.token_revoked" => "Jeton personnel révoqué",
         "membership.granted" => "Accès à l'organisation donné",

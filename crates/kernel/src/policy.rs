@@ -215,6 +215,36 @@ pub fn decide(actor: &Actor, action: Action, org: &OrgFacts) -> Decision {
     }
 }
 
+/// Whether `actor`, who may manage the users of `org`, may also change these roles: giving or
+/// taking an operator role (administrator or staff of the platform) takes a platform
+/// administrator, whatever one's roles in the organisation; and a role must exist in the
+/// kind of organisation.
+pub fn may_change_roles(
+    actor: &Actor,
+    org: &OrgFacts,
+    before: RoleSet,
+    after: RoleSet,
+) -> Decision {
+    if after
+        .iter()
+        .any(|r| !Role::assignable_in(org.kind).contains(&r))
+    {
+        return Err(Denial::Forbidden(
+            "Ce rôle ne peut pas être donné dans ce type d'organisation.",
+        ));
+    }
+    let changed_operator_role = Role::ALL
+        .into_iter()
+        .filter(|r| r.is_operator_role())
+        .any(|r| before.contains(r) != after.contains(r));
+    if changed_operator_role && !actor.is_operator_admin() {
+        return Err(Denial::Forbidden(
+            "Seul un administrateur de la plateforme peut donner ou retirer un rôle de l'opérateur.",
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `actor` has any relation at all to `org` (member, référent, its EPCI, operator
 /// staff). Without one, everything about the organisation answers 404.
 pub fn related(actor: &Actor, org: &OrgFacts) -> bool {
@@ -405,6 +435,60 @@ mod tests {
         for (name, who, action, want) in table {
             assert_eq!(outcome(decide_platform(who, action)), want, "{name}");
         }
+    }
+
+    #[test]
+    fn operator_roles_are_given_by_platform_administrators_only() {
+        let w = world();
+        let admin = actor(&[(&w.operator, &[Role::OperatorAdmin])], &[]);
+        // Administrator of the operator's organisation, and staff: may manage its users,
+        // not make anyone (himself included) a platform administrator.
+        let member_admin = actor(
+            &[(&w.operator, &[Role::MemberAdmin, Role::OperatorStaff])],
+            &[],
+        );
+        let secretary = actor(&[(&w.commune_a, &[Role::Agent, Role::MemberAdmin])], &[]);
+        let none = RoleSet::empty();
+        let staff = RoleSet::empty().with(Role::OperatorStaff);
+        let full = staff.with(Role::OperatorAdmin);
+        let agent = RoleSet::empty().with(Role::Agent);
+        assert!(may_change_roles(&admin, &w.operator, staff, full).is_ok());
+        assert!(may_change_roles(&member_admin, &w.operator, staff, full).is_err());
+        assert!(
+            may_change_roles(&member_admin, &w.operator, staff, none.with(Role::Agent)).is_err(),
+            "removing counts too"
+        );
+        assert!(
+            may_change_roles(
+                &member_admin,
+                &w.operator,
+                agent,
+                agent.with(Role::EluSignataire)
+            )
+            .is_ok()
+        );
+        assert!(
+            may_change_roles(
+                &secretary,
+                &w.commune_a,
+                agent,
+                agent.with(Role::MemberAdmin)
+            )
+            .is_ok()
+        );
+        assert!(
+            may_change_roles(
+                &secretary,
+                &w.commune_a,
+                agent,
+                agent.with(Role::OperatorAdmin)
+            )
+            .is_err()
+        );
+        assert!(
+            may_change_roles(&admin, &w.commune_a, agent, agent.with(Role::OperatorAdmin)).is_err(),
+            "not a commune's role"
+        );
     }
 
     #[test]

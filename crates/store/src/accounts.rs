@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bouquet_kernel::clock::{from_micros, to_micros};
 use bouquet_kernel::ids::new_id;
 use bouquet_kernel::policy::{Actor, Membership};
-use bouquet_kernel::{AppError, Email, OrgId, OrgKind, RoleSet, UserId};
+use bouquet_kernel::{AppError, Email, OrgId, OrgKind, Role, RoleSet, UserId};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -86,7 +86,7 @@ pub fn secret_hash(plain: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Users
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub struct UserRow {
     pub id: String,
     pub email: String,
@@ -97,6 +97,18 @@ pub struct UserRow {
     pub updated_at: i64,
     pub password_changed_at: Option<i64>,
     pub last_login_at: Option<i64>,
+}
+
+/// Never prints the password hash.
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("display_name", &self.display_name)
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
 }
 
 impl UserRow {
@@ -306,14 +318,18 @@ pub async fn set_active(
     user: UserId,
     active: bool,
     actor: &AuditActor,
-) -> StoreResult<()> {
-    exec!(
+) -> StoreResult<bool> {
+    // Only a real change is made and journaled: submitting the same form twice is harmless.
+    let n = exec!(
         tx,
-        sqlx::query("UPDATE users SET active = $2, updated_at = $3 WHERE id = $1")
+        sqlx::query("UPDATE users SET active = $2, updated_at = $3 WHERE id = $1 AND active <> $2")
             .bind(user.to_string())
             .bind(active)
             .bind(to_micros(now))
     )?;
+    if n == 0 {
+        return Ok(false);
+    }
     if !active {
         end_sessions(tx, now, user, None).await?;
         exec!(
@@ -332,7 +348,7 @@ pub async fn set_active(
         "user.deactivated"
     };
     audit::append(tx, now, NewEvent::new(chain, actor, action, "user", user)).await?;
-    Ok(())
+    Ok(true)
 }
 
 pub async fn record_login(h: &mut Tx, now: Timestamp, user: UserId) -> StoreResult<()> {
@@ -410,6 +426,15 @@ pub async fn set_roles(
     )?;
     if n == 0 {
         return Ok(false);
+    }
+    if !roles.contains(Role::ReferentNumerique) {
+        // No longer référent: the communes he followed for this EPCI are closed to him.
+        exec!(
+            tx,
+            sqlx::query("DELETE FROM referent_follows WHERE user_id = $1 AND epci_id = $2")
+                .bind(user.to_string())
+                .bind(org.to_string())
+        )?;
     }
     audit::append(
         tx,
@@ -596,8 +621,11 @@ pub async fn follow(
 pub async fn followed(h: &mut impl Handle, user: UserId) -> StoreResult<Vec<MembershipRow>> {
     let rows = run!(h, |c| sqlx::query_as(
         "SELECT o.id AS org_id, o.siren, o.name, o.kind, '' AS roles, NULL AS title
-         FROM referent_follows f JOIN organisations o ON o.id = f.org_id
-         WHERE f.user_id = $1 ORDER BY o.name"
+         FROM referent_follows f
+         JOIN organisations o ON o.id = f.org_id
+         JOIN memberships m ON m.user_id = f.user_id AND m.org_id = f.epci_id
+         WHERE f.user_id = $1 AND m.roles LIKE '%referent_numerique%'
+         ORDER BY o.name"
     )
     .bind(user.to_string())
     .fetch_all(c)
@@ -605,11 +633,14 @@ pub async fn followed(h: &mut impl Handle, user: UserId) -> StoreResult<Vec<Memb
     Ok(rows)
 }
 
-/// The référents who follow `org` (active accounts only).
+/// The référents who follow `org` (active accounts still holding the role).
 pub async fn referents_of(h: &mut impl Handle, org: OrgId) -> StoreResult<Vec<UserRow>> {
     let rows = run!(h, |c| sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM users u JOIN referent_follows f ON f.user_id = u.id
-         WHERE f.org_id = $1 AND u.active = TRUE ORDER BY u.display_name",
+        "SELECT {} FROM users u
+         JOIN referent_follows f ON f.user_id = u.id
+         JOIN memberships m ON m.user_id = f.user_id AND m.org_id = f.epci_id
+         WHERE f.org_id = $1 AND u.active = TRUE AND m.roles LIKE '%referent_numerique%'
+         ORDER BY u.display_name",
         USER_COLUMNS
             .split(", ")
             .map(|c| format!("u.{c}"))
@@ -961,12 +992,23 @@ impl ResetProblem {
 /// An invitation to choose one's password (new accounts) lasts a week.
 pub const INVITATION_TTL: SignedDuration = SignedDuration::from_hours(24 * 7);
 
+/// Why a link to choose a password is created (journaled as such).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkReason {
+    /// The person asked ("mot de passe oublié"), or someone did for them.
+    Reset,
+    /// A new account.
+    Invitation,
+}
+
 /// Creates a reset link secret for `user`, valid for `ttl`; earlier unused links stop working.
+/// The secret is returned once and only its hash is kept.
 pub async fn create_reset(
     tx: &mut Tx,
     now: Timestamp,
     user: UserId,
     ttl: SignedDuration,
+    reason: LinkReason,
     actor: &AuditActor,
 ) -> StoreResult<String> {
     let (plain, hash) = new_secret("");
@@ -990,7 +1032,16 @@ pub async fn create_reset(
     audit::append(
         tx,
         now,
-        NewEvent::new(chain, actor, "user.password_reset_requested", "user", user),
+        NewEvent::new(
+            chain,
+            actor,
+            match reason {
+                LinkReason::Reset => "user.password_reset_requested",
+                LinkReason::Invitation => "user.invited",
+            },
+            "user",
+            user,
+        ),
     )
     .await?;
     Ok(plain)
@@ -1034,50 +1085,53 @@ pub const THROTTLE_ACCOUNT_MAX: i32 = 5;
 pub const THROTTLE_IP_MAX: i32 = 30;
 pub const THROTTLE_WINDOW: SignedDuration = SignedDuration::from_mins(15);
 
-/// Seconds to wait if `key` is blocked now.
-pub async fn throttled(
-    h: &mut impl Handle,
+/// Counts one attempt for `key` and says whether it may go on: `Some(seconds to wait)` when
+/// `max` attempts were already counted in the current window. The count is taken and read in
+/// one statement, *before* the password is checked, so that attempts sent in parallel cannot
+/// all slip under the limit. A successful sign-in then calls [`throttle_forgive`].
+pub async fn throttle_attempt(
+    tx: &mut Tx,
     now: Timestamp,
     key: &str,
     max: i32,
 ) -> StoreResult<Option<u64>> {
-    let row: Option<(i64, i32)> = run!(h, |c| sqlx::query_as(
-        "SELECT window_start, failures FROM login_throttle WHERE key = $1"
+    let now_us = to_micros(now);
+    let window_us = i64::try_from(THROTTLE_WINDOW.as_micros()).unwrap_or(i64::MAX);
+    let (start, attempts): (i64, i32) = run!(tx, |c| {
+        sqlx::query_as(
+        "INSERT INTO login_throttle (key, window_start, failures) VALUES ($1, $2, 1)
+         ON CONFLICT (key) DO UPDATE SET
+           failures = CASE WHEN login_throttle.window_start + $3 <= $2 THEN 1 ELSE login_throttle.failures + 1 END,
+           window_start = CASE WHEN login_throttle.window_start + $3 <= $2 THEN $2 ELSE login_throttle.window_start END
+         RETURNING window_start, failures"
     )
     .bind(key)
-    .fetch_optional(c)
-    .await)?;
-    let Some((start, failures)) = row else {
-        return Ok(None);
-    };
-    let end = to_micros(
-        from_micros(start)
-            .saturating_add(THROTTLE_WINDOW)
-            .unwrap_or(now),
-    );
-    let now_us = to_micros(now);
-    if failures >= max && end > now_us {
+    .bind(now_us)
+    .bind(window_us)
+    .fetch_one(c)
+    .await
+    })?;
+    if attempts > max {
+        let end = start.saturating_add(window_us);
         Ok(Some(
-            u64::try_from((end - now_us + 999_999) / 1_000_000).unwrap_or(1),
+            u64::try_from((end - now_us + 999_999) / 1_000_000)
+                .unwrap_or(1)
+                .max(1),
         ))
     } else {
         Ok(None)
     }
 }
 
-/// Counts one failure for `key` (a new window starts when the old one is over).
-pub async fn throttle_failure(h: &mut Tx, now: Timestamp, key: &str) -> StoreResult<()> {
-    let now_us = to_micros(now);
-    let window_us = THROTTLE_WINDOW.as_micros() as i64;
-    exec!(h, sqlx::query(
-        "INSERT INTO login_throttle (key, window_start, failures) VALUES ($1, $2, 1)
-         ON CONFLICT (key) DO UPDATE SET
-           failures = CASE WHEN login_throttle.window_start + $3 <= $2 THEN 1 ELSE login_throttle.failures + 1 END,
-           window_start = CASE WHEN login_throttle.window_start + $3 <= $2 THEN $2 ELSE login_throttle.window_start END"
-    )
-    .bind(key)
-    .bind(now_us)
-    .bind(window_us))?;
+/// Takes back the attempt counted for `key` (the sign-in succeeded).
+pub async fn throttle_forgive(tx: &mut Tx, key: &str) -> StoreResult<()> {
+    exec!(
+        tx,
+        sqlx::query(
+            "UPDATE login_throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0"
+        )
+        .bind(key)
+    )?;
     Ok(())
 }
 

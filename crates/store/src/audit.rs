@@ -221,17 +221,16 @@ pub async fn list(
          WHERE (CAST($1 AS TEXT) IS NULL OR org_id = $1)
            AND ($2 = FALSE OR org_id IS NULL)
            AND (CAST($3 AS TEXT) IS NULL OR actor_id = $3)
-           AND (CAST($4 AS TEXT) IS NULL OR action LIKE $4)
+           AND (CAST($4 AS TEXT) IS NULL OR substr(action, 1, length(CAST($4 AS TEXT))) = $4)
            AND (CAST($5 AS BIGINT) IS NULL OR at >= $5)
            AND (CAST($6 AS BIGINT) IS NULL OR at < $6)
            AND (CAST($7 AS BIGINT) IS NULL OR at < $7 OR (at = $7 AND id < $8))
          ORDER BY at DESC, id DESC
          LIMIT $9"
     );
-    let prefix = filter
-        .action_prefix
-        .as_ref()
-        .map(|p| format!("{}%", p.replace(['%', '_'], "")));
+    // A plain prefix comparison, not LIKE: `_` is an ordinary character of action codes, and
+    // LIKE ignores case on SQLite but not on PostgreSQL.
+    let prefix = filter.action_prefix.clone();
     let rows: Vec<EventRow> = run!(h, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(filter.org.map(|o| o.to_string()))
         .bind(filter.platform_only)
@@ -320,7 +319,9 @@ pub async fn verify(
     keys: &PlatformKeys,
     progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> StoreResult<VerifyReport> {
-    let mut conn = db.read().await?;
+    // One snapshot for the whole walk: events appended meanwhile are simply not seen, instead
+    // of looking like a head that ran ahead of its events.
+    let mut conn = db.snapshot().await?;
     let total: i64 = run!(&mut conn, |c| sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_events"
     )
@@ -352,7 +353,7 @@ pub async fn verify(
 }
 
 async fn verify_chain(
-    conn: &mut crate::db::Pooled,
+    conn: &mut crate::db::Snapshot,
     keys: &PlatformKeys,
     chain: &str,
     report: &mut VerifyReport,

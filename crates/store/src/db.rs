@@ -124,6 +124,19 @@ impl Db {
         })
     }
 
+    /// A read-only transaction: every query through it sees the database as it was at its
+    /// first read (SQLite WAL snapshot; PostgreSQL REPEATABLE READ). For long reads that must
+    /// be consistent, like verifying the journal while people keep working.
+    pub async fn snapshot(&self) -> StoreResult<Snapshot> {
+        Ok(match self {
+            Db::Sqlite { read, .. } => Snapshot(Tx::Sqlite(read.begin_with("BEGIN").await?)),
+            Db::Postgres(pool) => Snapshot(Tx::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            )),
+        })
+    }
+
     /// Cheap liveness check for `/healthz`.
     pub async fn ping(&self) -> StoreResult<()> {
         let mut c = self.read().await?;
@@ -198,6 +211,16 @@ impl Tx {
             Tx::Postgres(t) => t.rollback().await?,
         }
         Ok(())
+    }
+}
+
+/// A consistent read-only view (see [`Db::snapshot`]). It is not a [`Tx`], so no store
+/// function that writes accepts it.
+pub struct Snapshot(Tx);
+
+impl Handle for Snapshot {
+    fn conn(&mut self) -> Conn<'_> {
+        self.0.conn()
     }
 }
 

@@ -15,6 +15,7 @@ use bouquet_kernel::ids::new_id;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
+use crate::audit::{self, AuditActor, NewEvent};
 use crate::db::{Db, Handle, Tx};
 use crate::error::StoreResult;
 use crate::page::{Cursor, Page};
@@ -159,15 +160,23 @@ pub async fn claim(
     let now_us = to_micros(now);
     let until = to_micros(now.saturating_add(lease).unwrap_or(now));
     let mut tx = db.begin().await?;
+    // A job whose worker died holding it is taken again when its lease expires, unless it has
+    // used all its attempts: a job that crashes its process must end dead, not loop forever.
+    exec!(&mut tx, sqlx::query(
+        "UPDATE jobs SET status = 'dead', finished_at = $1, updated_at = $1, locked_by = NULL, locked_until = NULL,
+                last_error = 'Abandonnée : le travailleur s''est arrêté pendant la tâche et tous les essais sont épuisés.'
+         WHERE status = 'running' AND locked_until < $1 AND attempts >= max_attempts"
+    )
+    .bind(now_us))?;
     let row: Option<JobRow> = run_sql!(&mut tx,
         sqlite: "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3
                  WHERE id = (SELECT id FROM jobs
-                             WHERE (status = 'pending' AND run_at <= $3) OR (status = 'running' AND locked_until < $3)
+                             WHERE (status = 'pending' AND run_at <= $3) OR (status = 'running' AND locked_until < $3 AND attempts < max_attempts)
                              ORDER BY run_at, id LIMIT 1)
                  RETURNING id, kind, payload, org_id, status, run_at, attempts, max_attempts, last_error, locked_by, created_at, updated_at, finished_at",
         postgres: "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3
                  WHERE id = (SELECT id FROM jobs
-                             WHERE (status = 'pending' AND run_at <= $3) OR (status = 'running' AND locked_until < $3)
+                             WHERE (status = 'pending' AND run_at <= $3) OR (status = 'running' AND locked_until < $3 AND attempts < max_attempts)
                              ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
                  RETURNING id, kind, payload, org_id, status, run_at, attempts, max_attempts, last_error, locked_by, created_at, updated_at, finished_at",
         |c, sql| sqlx::query_as(sql)
@@ -237,16 +246,30 @@ fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
-/// Puts a dead job back in the queue, now, with a fresh set of attempts. Returns false when
-/// the job does not exist or is not dead.
-pub async fn retry(h: &mut Tx, now: Timestamp, id: &str) -> StoreResult<bool> {
+/// Puts a dead job back in the queue, now, with a fresh set of attempts, and journals it.
+/// Returns false when the job does not exist or is not dead.
+pub async fn retry(h: &mut Tx, now: Timestamp, id: &str, actor: &AuditActor) -> StoreResult<bool> {
+    let Some(job) = get(h, id).await? else {
+        return Ok(false);
+    };
     let n = exec!(h, sqlx::query(
         "UPDATE jobs SET status = 'pending', attempts = 0, run_at = $2, updated_at = $2, finished_at = NULL
          WHERE id = $1 AND status = 'dead'"
     )
     .bind(id)
     .bind(to_micros(now)))?;
-    Ok(n == 1)
+    if n == 0 {
+        return Ok(false);
+    }
+    let org = job.org_id.as_deref().and_then(|o| o.parse().ok());
+    audit::append(
+        h,
+        now,
+        NewEvent::new(org, actor, "job.retried", "job", id)
+            .details(serde_json::json!({ "type": job.kind })),
+    )
+    .await?;
+    Ok(true)
 }
 
 pub async fn get(h: &mut impl Handle, id: &str) -> StoreResult<Option<JobRow>> {
@@ -295,6 +318,51 @@ pub async fn counts(h: &mut impl Handle) -> StoreResult<Vec<(String, i64)>> {
     .fetch_all(c)
     .await)?;
     Ok(rows)
+}
+
+/// Enqueues a job of `kind` if its periodic schedule is due, and moves the schedule on by
+/// `every`. Safe with several nodes: the schedule is advanced by a compare-and-set, so only
+/// one node enqueues. Returns whether this call enqueued the job.
+pub async fn schedule_due(
+    tx: &mut Tx,
+    now: Timestamp,
+    kind: &str,
+    every: SignedDuration,
+) -> StoreResult<bool> {
+    let key = format!("schedule:{kind}");
+    let now_us = to_micros(now);
+    let next = to_micros(now.saturating_add(every).unwrap_or(now)).to_string();
+    let current: Option<String> = run!(tx, |c| sqlx::query_scalar(
+        "SELECT value FROM settings WHERE key = $1"
+    )
+    .bind(&key)
+    .fetch_optional(c)
+    .await)?;
+    let won = match current {
+        None => exec!(tx, sqlx::query(
+            "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING"
+        )
+        .bind(&key)
+        .bind(&next)
+        .bind(now_us))? == 1,
+        Some(value) if value.parse::<i64>().unwrap_or(0) <= now_us => exec!(tx, sqlx::query(
+            "UPDATE settings SET value = $2, updated_at = $3 WHERE key = $1 AND value = $4"
+        )
+        .bind(&key)
+        .bind(&next)
+        .bind(now_us)
+        .bind(&value))? == 1,
+        Some(_) => false,
+    };
+    if won {
+        enqueue(
+            tx,
+            now,
+            NewJob::new(kind, serde_json::json!({})).max_attempts(3),
+        )
+        .await?;
+    }
+    Ok(won)
 }
 
 /// Deletes finished jobs older than `before` (the history is kept for a while, not forever).

@@ -69,39 +69,41 @@ impl JobHandler for SendMail {
     async fn run(&self, platform: &Platform, job: &JobRow) -> Result<(), JobError> {
         let mail: Mail = serde_json::from_str(&job.payload)
             .map_err(|e| JobError::Permanent(format!("courriel illisible : {e}")))?;
-        let from: Mailbox = platform
-            .settings
-            .mail_from
-            .parse()
-            .map_err(|e| JobError::Permanent(format!("adresse d'expédition invalide : {e}")))?;
-        let to: Mailbox = mail
-            .to
-            .parse()
-            .map_err(|e| JobError::Permanent(format!("adresse du destinataire invalide : {e}")))?;
-        let message = Message::builder()
-            .from(from)
-            .to(to)
-            .subject(&mail.subject)
-            .multipart(MultiPart::alternative_plain_html(
-                mail.text.clone(),
-                text_to_html(&mail.text),
-            ))
-            .map_err(|e| JobError::Permanent(format!("courriel invalide : {e}")))?;
-        match platform.mailer.as_ref() {
-            Mailer::Smtp(transport) => transport
-                .send(message)
-                .await
-                .map(|_| ())
-                .map_err(|e| JobError::Retry(format!("envoi SMTP impossible : {e}"))),
-            Mailer::Files(dir) => write_files(
-                dir,
-                &job.id,
-                platform.clock.now(),
-                &mail,
-                &message.formatted(),
-            )
+        deliver(platform, &job.id, &mail).await
+    }
+}
+
+/// Sends `mail` now through the platform's mailer (SMTP, or files). `id` names the file in
+/// demo mode. Used by the jobs that send e-mail.
+pub async fn deliver(platform: &Platform, id: &str, mail: &Mail) -> Result<(), JobError> {
+    let from: Mailbox = platform
+        .settings
+        .mail_from
+        .parse()
+        .map_err(|e| JobError::Permanent(format!("adresse d'expédition invalide : {e}")))?;
+    let to: Mailbox = mail
+        .to
+        .parse()
+        .map_err(|e| JobError::Permanent(format!("adresse du destinataire invalide : {e}")))?;
+    let message = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(&mail.subject)
+        .multipart(MultiPart::alternative_plain_html(
+            mail.text.clone(),
+            text_to_html(&mail.text),
+        ))
+        .map_err(|e| JobError::Permanent(format!("courriel invalide : {e}")))?;
+    match platform.mailer.as_ref() {
+        Mailer::Smtp(transport) => transport
+            .send(message)
             .await
-            .map_err(|e| JobError::Retry(format!("écriture du courriel impossible : {e}"))),
+            .map(|_| ())
+            .map_err(|e| JobError::Retry(format!("envoi SMTP impossible : {e}"))),
+        Mailer::Files(dir) => {
+            write_files(dir, id, platform.clock.now(), mail, &message.formatted())
+                .await
+                .map_err(|e| JobError::Retry(format!("écriture du courriel impossible : {e}")))
         }
     }
 }

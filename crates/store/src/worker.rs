@@ -8,7 +8,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::panic::AssertUnwindSafe;
+
 use async_trait::async_trait;
+use futures::FutureExt;
 use jiff::SignedDuration;
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -84,7 +87,15 @@ impl Registry {
             self.dispatch(platform, job).await
         } else {
             match self.handler(&job.kind) {
-                Some(h) => h.run(platform, job).await,
+                // A panicking handler fails its job for good instead of killing the worker.
+                Some(h) => AssertUnwindSafe(h.run(platform, job))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(JobError::Permanent(
+                            "la tâche s'est interrompue sur une erreur interne (voir les journaux du serveur)".into(),
+                        ))
+                    }),
                 None => Err(JobError::Permanent(format!(
                     "aucun gestionnaire pour les tâches « {} »",
                     job.kind

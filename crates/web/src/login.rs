@@ -50,20 +50,20 @@ pub async fn check_credentials(
 ) -> WebResult<Checked> {
     let now = p.clock.now();
     let (ip_key, account_key) = throttle_keys(ip, email);
+    // The attempt is counted before the (slow) password check: parallel attempts cannot all
+    // pass under the limit.
+    let mut tx = p.db.begin().await?;
+    let wait_ip =
+        accounts::throttle_attempt(&mut tx, now, &ip_key, accounts::THROTTLE_IP_MAX).await?;
+    let wait_account =
+        accounts::throttle_attempt(&mut tx, now, &account_key, accounts::THROTTLE_ACCOUNT_MAX)
+            .await?;
+    tx.commit().await?;
+    if let Some(secs) = wait_ip.max(wait_account) {
+        return Ok(Checked::Throttled(secs));
+    }
     let user = {
         let mut conn = p.db.read().await?;
-        let blocked = match accounts::throttled(&mut conn, now, &ip_key, accounts::THROTTLE_IP_MAX)
-            .await?
-        {
-            Some(s) => Some(s),
-            None => {
-                accounts::throttled(&mut conn, now, &account_key, accounts::THROTTLE_ACCOUNT_MAX)
-                    .await?
-            }
-        };
-        if let Some(secs) = blocked {
-            return Ok(Checked::Throttled(secs));
-        }
         match Email::parse(email) {
             Ok(e) => accounts::find_by_email(&mut conn, &e).await?,
             Err(_) => None,
@@ -85,12 +85,11 @@ pub async fn check_credentials(
     match user {
         Some(u) if verified && u.active => {
             accounts::throttle_clear(&mut tx, &account_key).await?;
+            accounts::throttle_forgive(&mut tx, &ip_key).await?;
             tx.commit().await?;
             Ok(Checked::Accepted(u))
         }
         other => {
-            accounts::throttle_failure(&mut tx, now, &ip_key).await?;
-            accounts::throttle_failure(&mut tx, now, &account_key).await?;
             let (chain, actor) = match &other {
                 Some(u) => (accounts::home_org(&mut tx, u.id()?).await?, u.audit_actor()),
                 None => (
@@ -109,13 +108,11 @@ pub async fn check_credentials(
             audit::append(
                 &mut tx,
                 now,
-                NewEvent::new(chain, &actor, "session.login_failed", "session", ip).details(
-                    json!({
-                        "courriel": email.trim().to_lowercase(),
-                        "motif": reason,
-                        "par": match channel { Channel::Page => "page", Channel::Api => "api" },
-                    }),
-                ),
+                NewEvent::new(chain, &actor, "session.login_failed", "session", ip).details(json!({
+                    "courriel": email.trim().to_lowercase(),
+                    "motif": reason,
+                    "par": match channel { Channel::Page => "page de connexion", Channel::Api => "API" },
+                })),
             )
             .await?;
             tx.commit().await?;

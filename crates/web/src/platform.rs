@@ -93,6 +93,10 @@ impl Module for PlatformModule {
                 "/admin/utilisateurs/{id}/etat",
                 get(admin::active_confirm).post(admin::set_active),
             )
+            .route(
+                "/admin/utilisateurs/{id}/reinitialisation",
+                post(admin::send_reset),
+            )
             .route("/admin/organisations", get(admin::organisations))
             .route("/admin/taches", get(admin::jobs_page))
             .route("/admin/taches/{id}/relancer", post(admin::retry_job))
@@ -106,6 +110,10 @@ impl Module for PlatformModule {
 
     fn register_jobs(&self, registry: &mut Registry) {
         registry.handle(mail::SEND, Arc::new(mail::SendMail));
+        registry.handle(
+            crate::links::SEND_LINK,
+            Arc::new(crate::links::SendPasswordLink),
+        );
     }
 
     fn nav(&self, ctx: &NavContext<'_>) -> Vec<NavItem> {

@@ -29,13 +29,15 @@ pub fn roles(set: RoleSet) -> String {
     }
 }
 
-/// A journal event's details as "clé : valeur" lines.
+/// A journal event's details as "clé : valeur" lines, with codes put into words (role codes
+/// become their French names).
 pub fn details(json: &str) -> Vec<(String, String)> {
     match serde_json::from_str::<Value>(json) {
         Ok(Value::Object(map)) => map
             .into_iter()
             .map(|(k, v)| {
                 let v = match v {
+                    Value::String(s) if k == "roles" => RoleSet::parse(&s).map_or(s, roles),
                     Value::String(s) => s,
                     Value::Null => "—".into(),
                     other => other.to_string(),
@@ -47,14 +49,17 @@ pub fn details(json: &str) -> Vec<(String, String)> {
     }
 }
 
-/// Where to go after signing in: only a path of this site.
+/// Where to go after signing in: only a path of this site. Browsers drop tabs and line
+/// breaks from URLs and read `\` as `/`, so a path with any control character, space or
+/// backslash is refused (it could turn into `//other.site`).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
             if n.starts_with('/')
                 && !n.starts_with("//")
-                && !n.starts_with("/\\")
-                && !n.contains('\n') =>
+                && !n
+                    .chars()
+                    .any(|c| c.is_control() || c.is_whitespace() || c == '\\') =>
         {
             n.to_owned()
         }
@@ -131,6 +136,10 @@ mod tests {
             "https://evil.example",
             "/\\evil",
             "javascript:alert(1)",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/a\\b",
+            "/ /evil",
         ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
@@ -154,8 +163,12 @@ mod tests {
 
     #[test]
     fn details_are_readable() {
-        let d = details(r#"{"courriel":"a@b.fr","roles":"agent","fin":null}"#);
+        let d = details(r#"{"courriel":"a@b.fr","roles":"agent,member_admin","fin":null}"#);
         assert!(d.contains(&("courriel".into(), "a@b.fr".into())));
+        assert!(d.contains(&(
+            "roles".into(),
+            "Administrateur de l'organisation, Agent".into()
+        )));
         assert!(d.contains(&("fin".into(), "—".into())));
         assert!(details("pas du json").is_empty());
     }

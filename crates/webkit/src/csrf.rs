@@ -1,13 +1,17 @@
 //! CSRF protection for every form.
 //!
 //! Each browser gets a random `bouquet_csrf` cookie; forms carry a token, the HMAC of that
-//! cookie under the platform key, in a hidden `_csrf` field. The [`protect`] middleware checks
-//! every non-API request with an unsafe method before any handler runs:
-//! `application/x-www-form-urlencoded` bodies are read and checked here; `multipart/form-data`
-//! bodies (uploads, which must not be buffered) are checked by [`crate::forms::CsrfMultipart`],
-//! which reads the `_csrf` field first — and a handler cannot read a multipart body otherwise
-//! (clippy forbids axum's `Multipart`). Any other content type is refused. The API takes no
-//! cookie, so it needs no CSRF token.
+//! cookie under the platform key. The [`protect`] middleware checks every non-API request
+//! with an unsafe method **before any handler runs**, whatever the handler does with the
+//! body:
+//!
+//! - `application/x-www-form-urlencoded`: the `_csrf` field of the body (read here, then
+//!   handed on);
+//! - `multipart/form-data` (uploads, which must not be buffered): the `_csrf` parameter of
+//!   the form's action URL (`action="…?_csrf={{ chrome.csrf }}"`);
+//! - anything else: refused (415).
+//!
+//! The API takes no cookie, so it needs no CSRF token.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -26,10 +30,6 @@ use crate::{cookies, is_api_path};
 /// The token forms of this request must carry.
 #[derive(Clone, Debug)]
 pub struct CsrfToken(pub String);
-
-/// Marks a multipart request whose token the extractor must still check.
-#[derive(Clone, Debug)]
-pub(crate) struct CsrfCookie(pub String);
 
 /// Largest form body checked here (uploads are multipart).
 pub const FORM_LIMIT: usize = 1024 * 1024;
@@ -115,7 +115,16 @@ pub async fn protect(State(state): State<AppState>, req: Request, next: Next) ->
             }
             Body::from(bytes)
         } else if content_type.starts_with("multipart/form-data") {
-            parts.extensions.insert(CsrfCookie(cookie.to_owned()));
+            let submitted = parts
+                .uri
+                .query()
+                .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "_csrf"))
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            if !valid(&state, cookie, &submitted) {
+                tracing::warn!(path = %path, "CSRF token refused (upload)");
+                return refused();
+            }
             body
         } else {
             return WebError(AppError::UnsupportedMediaType(

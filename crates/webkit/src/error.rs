@@ -241,6 +241,10 @@ pub async fn error_pages(State(state): State<AppState>, req: Request, next: Next
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let identity = req.extensions().get::<Arc<Identity>>().cloned();
+    let expired = req
+        .extensions()
+        .get::<crate::identity::ExpiredSession>()
+        .is_some();
     let cookie_header = req.headers().get(header::COOKIE).cloned();
     let response = next.run(req).await;
     let error = match response.extensions().get::<ErrorMarker>() {
@@ -292,6 +296,14 @@ pub async fn error_pages(State(state): State<AppState>, req: Request, next: Next
     };
     for c in set_cookies {
         rendered.headers_mut().append(header::SET_COOKIE, c);
+    }
+    if expired && !api && matches!(error.as_ref(), AppError::Unauthenticated) {
+        // Say why the person is asked to sign in again, and drop the dead cookie.
+        let secure = state.platform.settings.secure_cookies();
+        rendered = crate::flash::set(rendered, "session-expiree", secure);
+        if let Some(v) = crate::cookies::clear(crate::cookies::SESSION, secure) {
+            rendered.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
     rendered
 }

@@ -32,6 +32,10 @@ pub fn message(code: &str) -> Option<&'static str> {
             "Le compte a été désactivé : ses sessions et ses jetons ne fonctionnent plus."
         }
         "compte-reactive" => "Le compte a été réactivé.",
+        "lien-envoye" => {
+            "Un lien pour choisir un nouveau mot de passe a été envoyé par courriel (valable une heure)."
+        }
+        "compte-deja-dans-cet-etat" => "Le compte était déjà dans cet état : rien n'a changé.",
         "journal-intact" => "Le journal est intact : aucune modification détectée.",
         _ => return None,
     })

@@ -15,7 +15,6 @@ use bouquet_kernel::{AppError, FieldError};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
-use crate::csrf::{self, CsrfCookie};
 use crate::error::WebError;
 use crate::state::AppState;
 
@@ -212,7 +211,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
     }
 }
 
-/// An upload form, whose `_csrf` field was checked.
+/// An upload form (`multipart/form-data`); its CSRF token was checked by the middleware, in
+/// the query string of the form's action.
 pub struct CsrfMultipart(#[allow(clippy::disallowed_types)] pub axum::extract::Multipart);
 
 impl FromRequest<AppState> for CsrfMultipart {
@@ -220,34 +220,52 @@ impl FromRequest<AppState> for CsrfMultipart {
 
     #[allow(clippy::disallowed_types)]
     async fn from_request(req: Request, state: &AppState) -> Result<Self, WebError> {
-        let refused = || {
-            WebError(AppError::Forbidden(
-                "Ce formulaire a expiré ou ne provient pas de Bouquet. Rechargez la page et recommencez.".into(),
-            ))
-        };
-        let Some(CsrfCookie(cookie)) = req.extensions().get::<CsrfCookie>().cloned() else {
-            return Err(refused());
-        };
-        let mut multipart = axum::extract::Multipart::from_request(req, state)
+        axum::extract::Multipart::from_request(req, state)
             .await
+            .map(CsrfMultipart)
             .map_err(|_| {
                 WebError(AppError::BadRequest(
                     "Le formulaire d'envoi est mal formé.".into(),
                 ))
-            })?;
-        let first = multipart.next_field().await.map_err(|_| {
-            WebError(AppError::BadRequest(
-                "Le formulaire d'envoi est mal formé.".into(),
-            ))
-        })?;
-        let Some(field) = first.filter(|f| f.name() == Some("_csrf")) else {
-            return Err(refused());
-        };
-        let submitted = field.text().await.map_err(|_| refused())?;
-        if !csrf::valid(state, &cookie, &submitted) {
-            return Err(refused());
+            })
+    }
+}
+
+/// A form whose fields may repeat (checkboxes): the pairs in order.
+pub struct FormPairs(pub Vec<(String, String)>);
+
+impl FormPairs {
+    /// Every value of `name`.
+    pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of `name`, or "".
+    pub fn get(&self, name: &str) -> &str {
+        self.all(name).next().unwrap_or("")
+    }
+}
+
+impl FromRequest<AppState> for FormPairs {
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, WebError> {
+        if !content_type(&req).starts_with("application/x-www-form-urlencoded") {
+            return Err(WebError(AppError::UnsupportedMediaType(
+                "Ce formulaire doit être envoyé depuis la page de Bouquet.".into(),
+            )));
         }
-        Ok(CsrfMultipart(multipart))
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| body_error(&e, "1 Mo"))?;
+        Ok(FormPairs(
+            url::form_urlencoded::parse(&bytes)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        ))
     }
 }
 

@@ -11,7 +11,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bouquet_kernel::policy::Actor;
 use bouquet_kernel::{AppError, UserId};
 use bouquet_store::accounts::{self, MembershipRow, SessionRow, TokenRow, UserRow};
@@ -62,10 +62,6 @@ impl Identity {
     }
 }
 
-/// Why a bearer token was not accepted, for a precise 401.
-#[derive(Clone, Copy, Debug)]
-pub struct RejectedToken;
-
 /// A session cookie was sent but is no longer valid.
 #[derive(Clone, Copy, Debug)]
 pub struct ExpiredSession;
@@ -101,20 +97,16 @@ async fn resolve(state: &AppState, req: &mut Request) -> Result<(), WebError> {
             return Ok(());
         };
         let mut conn = state.platform.db.read().await?;
-        match accounts::token_user(&mut conn, now, &token).await? {
-            Some((token, user)) => {
-                drop(conn);
-                if accounts::token_needs_mark(now, &token) {
-                    let mut tx = state.platform.db.begin().await?;
-                    accounts::mark_token_used(&mut tx, now, &token).await?;
-                    tx.commit().await?;
-                }
-                let identity = load(state, user, Via::Token(token)).await?;
-                req.extensions_mut().insert(Arc::new(identity));
+        // An unknown token leaves the request anonymous; `ApiUser` answers 401.
+        if let Some((token, user)) = accounts::token_user(&mut conn, now, &token).await? {
+            drop(conn);
+            if accounts::token_needs_mark(now, &token) {
+                let mut tx = state.platform.db.begin().await?;
+                accounts::mark_token_used(&mut tx, now, &token).await?;
+                tx.commit().await?;
             }
-            None => {
-                req.extensions_mut().insert(RejectedToken);
-            }
+            let identity = load(state, user, Via::Token(token)).await?;
+            req.extensions_mut().insert(Arc::new(identity));
         }
     } else if let Some(cookie) = cookies::get(req.headers(), cookies::SESSION) {
         let mut conn = state.platform.db.read().await?;
@@ -146,10 +138,20 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Ok(()) => next.run(req).await,
         Err(e) => {
             let path = req.uri().path().to_owned();
+            // This middleware runs outside the error renderer: render here, in French.
+            if let AppError::Internal(detail) = &e.0 {
+                tracing::error!(error = %detail, "authentication failed");
+            }
             if is_api_path(&path) {
                 crate::error::problem(&e.0, &path, None)
             } else {
-                e.into_response()
+                let input = crate::layout::ChromeInput {
+                    identity: None,
+                    csrf: String::new(),
+                    flash: None,
+                    path,
+                };
+                crate::error::html_page(&state, input, &e.0, None)
             }
         }
     }

@@ -40,6 +40,14 @@ pub struct TodoItem {
     pub urgent: bool,
 }
 
+/// A job a module wants run periodically (reminders, alerts, purges).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    /// The job kind (its handler is registered in `register_jobs`).
+    pub kind: &'static str,
+    pub every: jiff::SignedDuration,
+}
+
 /// What a module may look at to build navigation.
 pub struct NavContext<'a> {
     pub actor: &'a Actor,
@@ -94,6 +102,11 @@ pub trait Module: Send + Sync + 'static {
 
     /// Job handlers and event subscriptions.
     fn register_jobs(&self, _registry: &mut Registry) {}
+
+    /// Jobs to run periodically; the application enqueues each when due (once across nodes).
+    fn schedules(&self) -> Vec<Schedule> {
+        Vec::new()
+    }
 
     /// Navigation entries for this person (and organisation).
     fn nav(&self, _ctx: &NavContext<'_>) -> Vec<NavItem> {

@@ -162,7 +162,19 @@ fn users_are_created_and_reset_from_the_command_line() {
         &["users", "reset-password", "--email", "maire@commune.demo"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("jeton="));
+    assert!(stdout(&o).contains("jeton="), "printed, to hand over");
+    let o = bouquet(
+        dir.path(),
+        &[
+            "users",
+            "reset-password",
+            "--email",
+            "maire@commune.demo",
+            "--send",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("jeton="), "e-mailed, not printed");
     let o = bouquet(
         dir.path(),
         &["users", "reset-password", "--email", "personne@nulle.part"],
@@ -171,8 +183,8 @@ fn users_are_created_and_reset_from_the_command_line() {
     assert!(stderr(&o).contains("aucun compte"));
     let o = bouquet(dir.path(), &["jobs", "list", "--status", "pending"]);
     assert!(
-        stdout(&o).contains("mail.send"),
-        "the reset e-mail waits for a worker: {}",
+        stdout(&o).contains("mail.password_link"),
+        "the e-mail waits for a worker: {}",
         stdout(&o)
     );
     let o = bouquet(dir.path(), &["jobs", "list", "--status", "zombie"]);

@@ -538,3 +538,108 @@ async fn changing_ones_password_closes_the_other_sessions() {
     );
     assert!(!csrf_of(&html).is_empty());
 }
+
+/// Every POST route refuses a multipart body without the CSRF token in its action URL,
+/// whatever the handler would do with the body; nothing changes.
+#[tokio::test]
+async fn multipart_posts_without_the_token_are_refused_before_any_handler() {
+    let app = spawn_app().await;
+    let sophie = app.login("agent@commune.demo").await;
+    let admin = app.login("admin@operateur.demo").await;
+    let token = app.api_token("agent@commune.demo").await;
+    let users: serde_json::Value = app
+        .api(&token)
+        .get("/api/v1/o/213500051/users")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let maire = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "maire@commune.demo")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = app.fingerprint().await;
+    let routes: Vec<(&reqwest::Client, String)> = vec![
+        (&sophie, "/deconnexion".into()),
+        (&sophie, format!("/o/213500051/utilisateurs/{maire}/roles")),
+        (
+            &sophie,
+            format!("/o/213500051/utilisateurs/{maire}/retirer"),
+        ),
+        (&sophie, "/o/213500051/contacter-referent".into()),
+        (&sophie, "/o/213500051/parametres".into()),
+        (&sophie, "/profil/mot-de-passe".into()),
+        (&sophie, "/profil/jetons".into()),
+        (&admin, "/admin/utilisateurs/nouveau".into()),
+        (&admin, "/admin/journal/verifier".into()),
+        (&admin, format!("/admin/utilisateurs/{maire}/etat")),
+        (
+            &admin,
+            format!("/admin/utilisateurs/{maire}/reinitialisation"),
+        ),
+    ];
+    for (client, path) in routes {
+        let body_token = app.csrf(client).await;
+        // The token in the body does not count for an upload; a forged one in the URL neither.
+        for url in [app.url(&path), app.url(&format!("{path}?_csrf=forge"))] {
+            let form = reqwest::multipart::Form::new()
+                .text("_csrf", body_token.clone())
+                .text("roles", "member_admin")
+                .text("email", "pirate@exemple.fr")
+                .text("display_name", "Pirate")
+                .text("siren", "999999998")
+                .text("etat", "desactive")
+                .text("sujet", "x")
+                .text("message", "y");
+            let r = client.post(url).multipart(form).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+        }
+    }
+    assert_eq!(app.fingerprint().await, before);
+    // With the token in the URL, the upload passes the CSRF check and reaches the handler,
+    // which here wants an ordinary form.
+    let t = app.csrf(&sophie).await;
+    let r = sophie
+        .post(app.url(&format!("/o/213500051/contacter-referent?_csrf={t}")))
+        .multipart(reqwest::multipart::Form::new().text("sujet", "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+/// Attempts sent all at once are counted before the password check: no more than the limit
+/// get through.
+#[tokio::test]
+async fn parallel_login_attempts_cannot_slip_under_the_limit() {
+    let app = spawn_app().await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let url = app.url("/api/v1/auth/token");
+        tasks.push(tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&serde_json::json!({ "email": "maire@commune.demo", "password": "pas-le-bon-mot" }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    let mut checked = 0;
+    let mut refused = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => refused += 1,
+            other => panic!("{other}"),
+        }
+    }
+    assert!(checked <= 5, "{checked} passwords checked");
+    assert_eq!(checked + refused, 20);
+}

@@ -376,9 +376,71 @@ async fn the_operator_creates_an_account_that_is_invited_by_e_mail() {
     let r = app
         .post_form(&admin, &format!("/admin/utilisateurs/{id}/etat"), &[])
         .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "the wanted state must be said"
+    );
+    let r = app
+        .post_form(
+            &admin,
+            &format!("/admin/utilisateurs/{id}/etat"),
+            &[("etat", "desactive")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = paul.get(app.url("/o/213501364/")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // The same form sent twice (a double click, the back button) changes nothing more.
+    let r = app
+        .post_form(
+            &admin,
+            &format!("/admin/utilisateurs/{id}/etat"),
+            &[("etat", "desactive")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&admin, app.url(&format!("/admin/utilisateurs/{id}"))).await;
+    assert!(html.contains("déjà dans cet état") && html.contains("Désactivé"));
+    let r = app
+        .post_form(
+            &browser(),
+            "/connexion",
+            &[
+                ("email", "paul.martin@janze.fr"),
+                ("password", "le printemps à Janzé"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a deactivated account cannot sign in"
+    );
+    // The operator sends a reset link from the account's page once it is active again.
+    let r = app
+        .post_form(
+            &admin,
+            &format!("/admin/utilisateurs/{id}/etat"),
+            &[("etat", "actif")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = app
+        .post_form(
+            &admin,
+            &format!("/admin/utilisateurs/{id}/reinitialisation"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    app.drain_jobs().await;
+    let mail = app
+        .sent_mails()
+        .into_iter()
+        .find(|m| m.to == "paul.martin@janze.fr" && m.subject.contains("Réinitialiser"))
+        .unwrap();
+    assert!(mail.text.contains("Hélène Kerbrat vous envoie un lien"));
 }
 
 #[tokio::test]

@@ -293,3 +293,191 @@ async fn within_an_organisation_roles_decide_with_403_in_french() {
         .unwrap();
     crate::helpers::problem(r, StatusCode::FORBIDDEN).await;
 }
+
+/// A member administrator of the operator's own organisation manages its people, but only a
+/// platform administrator gives (or takes) an operator role, himself included.
+#[tokio::test]
+async fn operator_roles_cannot_be_self_granted() {
+    let app = spawn_app().await;
+    let p = &app.platform;
+    let now = p.clock.now();
+    let mut tx = p.db.begin().await.unwrap();
+    let operator = orgs::get_by_siren(&mut tx, &Siren::parse("999999998").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let hash = accounts::hash_password("bouquet-demo").unwrap();
+    let user = accounts::create_user(
+        &mut tx,
+        now,
+        &Email::parse("equipe@operateur.demo").unwrap(),
+        "Paul Équipe",
+        Some(&hash),
+        None,
+        &AuditActor::system(),
+    )
+    .await
+    .unwrap();
+    let roles = RoleSet::empty()
+        .with(Role::MemberAdmin)
+        .with(Role::OperatorStaff);
+    accounts::grant(
+        &mut tx,
+        now,
+        user,
+        operator.id().unwrap(),
+        roles,
+        None,
+        &AuditActor::system(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let token = app.api_token("equipe@operateur.demo").await;
+    let api = app.api(&token);
+    assert_eq!(
+        api.get("/api/v1/admin/jobs").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let browser = app.login("equipe@operateur.demo").await;
+    let before = app.fingerprint().await;
+    let r = api
+        .client
+        .put(app.url(&format!("/api/v1/o/999999998/users/{user}/roles")))
+        .json(&json!({ "roles": ["member_admin", "operator_staff", "operator_admin"] }))
+        .send()
+        .await
+        .unwrap();
+    let problem = crate::helpers::problem(r, StatusCode::FORBIDDEN).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("administrateur de la plateforme")
+    );
+    // Nor through the page.
+    let r = app
+        .post_form(
+            &browser,
+            &format!("/o/999999998/utilisateurs/{user}/roles"),
+            &[("roles", "member_admin"), ("roles", "operator_admin")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.fingerprint().await, before);
+    assert_eq!(
+        api.get("/api/v1/admin/jobs").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // He still manages ordinary roles of his organisation.
+    let r = api
+        .client
+        .put(app.url(&format!("/api/v1/o/999999998/users/{user}/roles")))
+        .json(&json!({ "roles": ["member_admin", "operator_staff", "agent"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// A référent who loses the role loses the communes he followed.
+#[tokio::test]
+async fn a_demoted_referent_no_longer_reads_the_communes() {
+    let app = spawn_app().await;
+    let token = app.api_token("agent@epci.demo").await;
+    let api = app.api(&token);
+    assert_eq!(
+        api.get(&format!("/api/v1/o/{A}/users")).await.status(),
+        StatusCode::OK
+    );
+    let me: Value = api.get("/api/v1/me").await.json().await.unwrap();
+    let id = me["id"].as_str().unwrap();
+    let r = api
+        .client
+        .put(app.url(&format!("/api/v1/o/243500634/users/{id}/roles")))
+        .json(&json!({ "roles": ["agent", "member_admin"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        api.get(&format!("/api/v1/o/{A}/users")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let me: Value = api.get("/api/v1/me").await.json().await.unwrap();
+    assert!(me["followed"].as_array().unwrap().is_empty());
+}
+
+/// The pages of a commune are closed to an agent of its EPCI who is not its référent.
+#[tokio::test]
+async fn pages_of_a_commune_are_closed_to_its_epcis_other_agents() {
+    let app = spawn_app().await;
+    let (maire, token_of_a) = ids(&app).await;
+    let p = &app.platform;
+    let now = p.clock.now();
+    let mut tx = p.db.begin().await.unwrap();
+    let epci = orgs::get_by_siren(&mut tx, &Siren::parse("243500634").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let hash = accounts::hash_password("bouquet-demo").unwrap();
+    let user = accounts::create_user(
+        &mut tx,
+        now,
+        &Email::parse("finances@epci.demo").unwrap(),
+        "Lise Finances",
+        Some(&hash),
+        None,
+        &AuditActor::system(),
+    )
+    .await
+    .unwrap();
+    let roles = RoleSet::empty().with(Role::Agent).with(Role::MemberAdmin);
+    accounts::grant(
+        &mut tx,
+        now,
+        user,
+        epci.id().unwrap(),
+        roles,
+        None,
+        &AuditActor::system(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let outsider = app.login("finances@epci.demo").await;
+    let attempts = vec![
+        Attempt::get(Verb::Read, format!("/o/{A}/")),
+        Attempt::get(Verb::Read, format!("/o/{A}/utilisateurs/{maire}")),
+        Attempt::get(Verb::Read, format!("/o/{A}/parametres")),
+        Attempt::get(Verb::Read, format!("/profil/jetons/{token_of_a}/revoquer")),
+        Attempt::get(Verb::List, format!("/o/{A}/utilisateurs")),
+        Attempt::get(Verb::List, format!("/o/{A}/journal")),
+        Attempt::post(
+            Verb::Change,
+            format!("/o/{A}/utilisateurs/{maire}/roles"),
+            &[("roles", "agent")],
+        ),
+        Attempt::post(
+            Verb::Change,
+            format!("/o/243500634/utilisateurs/{maire}/roles"),
+            &[("roles", "agent")],
+        ),
+        Attempt::post(
+            Verb::Change,
+            format!("/o/{A}/parametres"),
+            &[("contact_email", "x@y.fr")],
+        ),
+        Attempt::post(
+            Verb::Delete,
+            format!("/o/{A}/utilisateurs/{maire}/retirer"),
+            &[],
+        ),
+        Attempt::post(
+            Verb::Delete,
+            format!("/o/243500634/utilisateurs/{maire}/retirer"),
+            &[],
+        ),
+    ];
+    assert_refused(&app, Caller::Browser(&outsider), &attempts).await;
+}

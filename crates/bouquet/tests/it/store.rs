@@ -429,10 +429,16 @@ async fn jobs_retry_with_backoff_then_die_and_can_be_retried() {
             Some(JobStatus::Done)
         );
         assert!(
-            !jobs::retry(&mut tx, p.clock.now(), &flaky).await.unwrap(),
+            !jobs::retry(&mut tx, p.clock.now(), &flaky, &actor())
+                .await
+                .unwrap(),
             "only dead jobs are retried"
         );
-        assert!(jobs::retry(&mut tx, p.clock.now(), &fatal).await.unwrap());
+        assert!(
+            jobs::retry(&mut tx, p.clock.now(), &fatal, &actor())
+                .await
+                .unwrap()
+        );
         tx.commit().await.unwrap();
         assert_eq!(worker::drain(p, &registry, "w").await.unwrap(), 1);
         // A job whose worker died is taken again once its lease has expired.
@@ -1017,12 +1023,26 @@ async fn accounts_sessions_tokens_and_resets() {
 
         // Reset links: single use, expire, and a newer one replaces an older one.
         let mut tx = p.db.begin().await.unwrap();
-        let old = accounts::create_reset(&mut tx, now, user, accounts::RESET_TTL, &actor())
-            .await
-            .unwrap();
-        let link = accounts::create_reset(&mut tx, now, user, accounts::RESET_TTL, &actor())
-            .await
-            .unwrap();
+        let old = accounts::create_reset(
+            &mut tx,
+            now,
+            user,
+            accounts::RESET_TTL,
+            accounts::LinkReason::Reset,
+            &actor(),
+        )
+        .await
+        .unwrap();
+        let link = accounts::create_reset(
+            &mut tx,
+            now,
+            user,
+            accounts::RESET_TTL,
+            accounts::LinkReason::Reset,
+            &actor(),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             accounts::check_reset(&mut tx, now, &old).await.unwrap(),
             Err(ResetProblem::Used)
@@ -1039,9 +1059,16 @@ async fn accounts_sessions_tokens_and_resets() {
                 .unwrap(),
             Err(ResetProblem::Unknown)
         );
-        let late = accounts::create_reset(&mut tx, now, user, accounts::RESET_TTL, &actor())
-            .await
-            .unwrap();
+        let late = accounts::create_reset(
+            &mut tx,
+            now,
+            user,
+            accounts::RESET_TTL,
+            accounts::LinkReason::Reset,
+            &actor(),
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
         case.clock.advance(SignedDuration::from_mins(61));
         let mut c = p.db.read().await.unwrap();
@@ -1055,55 +1082,50 @@ async fn accounts_sessions_tokens_and_resets() {
 }
 
 #[tokio::test]
-async fn login_throttling_blocks_for_the_window_then_forgets() {
+async fn login_throttling_counts_attempts_atomically_and_forgets_after_the_window() {
     on_every_engine!(|case| {
         let p = &case.platform;
         let key = "compte:sophie@arbrissel.fr";
-        for _ in 0..accounts::THROTTLE_ACCOUNT_MAX {
-            let mut c = p.db.read().await.unwrap();
+        let max = accounts::THROTTLE_ACCOUNT_MAX;
+        for _ in 0..max {
+            let mut tx = p.db.begin().await.unwrap();
             assert!(
-                accounts::throttled(&mut c, p.clock.now(), key, accounts::THROTTLE_ACCOUNT_MAX)
+                accounts::throttle_attempt(&mut tx, p.clock.now(), key, max)
                     .await
                     .unwrap()
                     .is_none()
             );
-            drop(c);
-            let mut tx = p.db.begin().await.unwrap();
-            accounts::throttle_failure(&mut tx, p.clock.now(), key)
-                .await
-                .unwrap();
             tx.commit().await.unwrap();
         }
-        let mut c = p.db.read().await.unwrap();
-        let wait = accounts::throttled(&mut c, p.clock.now(), key, accounts::THROTTLE_ACCOUNT_MAX)
+        let mut tx = p.db.begin().await.unwrap();
+        let wait = accounts::throttle_attempt(&mut tx, p.clock.now(), key, max)
             .await
             .unwrap();
+        tx.commit().await.unwrap();
         assert_eq!(wait, Some(15 * 60));
-        drop(c);
+        // A success takes its attempt back.
+        let mut tx = p.db.begin().await.unwrap();
+        accounts::throttle_forgive(&mut tx, key).await.unwrap();
+        tx.commit().await.unwrap();
+        // After the window, a new one starts from one attempt.
         case.clock.advance(accounts::THROTTLE_WINDOW);
-        let mut c = p.db.read().await.unwrap();
+        let mut tx = p.db.begin().await.unwrap();
         assert!(
-            accounts::throttled(&mut c, p.clock.now(), key, accounts::THROTTLE_ACCOUNT_MAX)
+            accounts::throttle_attempt(&mut tx, p.clock.now(), key, max)
                 .await
                 .unwrap()
                 .is_none()
         );
-        drop(c);
-        // A new window starts from one failure.
-        let mut tx = p.db.begin().await.unwrap();
-        accounts::throttle_failure(&mut tx, p.clock.now(), key)
-            .await
-            .unwrap();
         tx.commit().await.unwrap();
         let mut c = p.db.read().await.unwrap();
-        let failures: i32 = run!(&mut c, |x| sqlx::query_scalar(
+        let attempts: i32 = run!(&mut c, |x| sqlx::query_scalar(
             "SELECT failures FROM login_throttle WHERE key = $1"
         )
         .bind(key)
         .fetch_one(x)
         .await)
         .unwrap();
-        assert_eq!(failures, 1);
+        assert_eq!(attempts, 1);
     });
 }
 
@@ -1239,4 +1261,469 @@ async fn blobs_on_s3_when_a_server_is_given() {
     ));
     assert!(Blobs::from_url("s3://?region=x").is_err());
     assert!(Blobs::from_url("s3://b?inconnu=1").is_err());
+}
+
+#[tokio::test]
+async fn verifying_while_people_keep_working_finds_nothing_wrong() {
+    on_every_engine!(|case| {
+        let p = case.platform.clone();
+        let a = new_org(&p, "213500051", "Arbrissel", OrgKind::Commune).await;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let p = p.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let mut tx = p.db.begin().await.unwrap();
+                    audit::append(
+                        &mut tx,
+                        p.clock.now(),
+                        NewEvent::new(Some(a), &actor(), "session.login", "session", n),
+                    )
+                    .await
+                    .unwrap();
+                    tx.commit().await.unwrap();
+                    n += 1;
+                    tokio::task::yield_now().await;
+                }
+                n
+            })
+        };
+        for _ in 0..15 {
+            let report = verify(&p).await;
+            assert!(report.is_intact(), "{:?}", report.problems);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(writer.await.unwrap() > 0);
+        assert!(verify(&p).await.is_intact());
+    });
+}
+
+#[tokio::test]
+async fn the_journal_filter_compares_action_codes_exactly() {
+    on_every_engine!(|case| {
+        let p = &case.platform;
+        let a = new_org(p, "213500051", "Arbrissel", OrgKind::Commune).await;
+        let mut tx = p.db.begin().await.unwrap();
+        for action in [
+            "membership.roles_changed",
+            "membership.revoked",
+            "session.login",
+        ] {
+            audit::append(
+                &mut tx,
+                p.clock.now(),
+                NewEvent::new(Some(a), &actor(), action, "user", "x"),
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let mut c = p.db.read().await.unwrap();
+        let count = async |c: &mut bouquet_store::Pooled, prefix: &str| {
+            let f = JournalFilter {
+                org: Some(a),
+                action_prefix: Some(prefix.into()),
+                ..Default::default()
+            };
+            audit::list(c, &f, None, 50).await.unwrap().items.len()
+        };
+        assert_eq!(count(&mut c, "membership.roles_changed").await, 1);
+        assert_eq!(count(&mut c, "membership.").await, 2);
+        assert_eq!(
+            count(&mut c, "membership_").await,
+            0,
+            "`_` is not a wildcard"
+        );
+        assert_eq!(count(&mut c, "%").await, 0, "`%` is not a wildcard");
+        assert_eq!(
+            count(&mut c, "SESSION.").await,
+            0,
+            "case matters on both engines"
+        );
+        assert_eq!(
+            count(&mut c, "").await,
+            4,
+            "the empty prefix keeps everything (organisation created + 3)"
+        );
+    });
+}
+
+struct Panics;
+
+#[async_trait]
+impl JobHandler for Panics {
+    async fn run(&self, _: &Platform, _: &JobRow) -> Result<(), JobError> {
+        panic!("bug in a handler");
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_handler_fails_its_job_and_a_crashed_one_ends_dead() {
+    on_every_engine!(|case| {
+        let p = &case.platform;
+        let mut registry = Registry::new();
+        registry.handle("test.panics", Arc::new(Panics));
+        registry.handle("test.ok", Arc::new(Counter::default()));
+        let mut tx = p.db.begin().await.unwrap();
+        let bad = jobs::enqueue(
+            &mut tx,
+            p.clock.now(),
+            NewJob::new("test.panics", json!({})),
+        )
+        .await
+        .unwrap();
+        jobs::enqueue(&mut tx, p.clock.now(), NewJob::new("test.ok", json!({})))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            worker::drain(p, &registry, "w").await.unwrap(),
+            2,
+            "the worker survives the panic"
+        );
+        let mut c = p.db.read().await.unwrap();
+        let job = jobs::get(&mut c, &bad).await.unwrap().unwrap();
+        assert_eq!(job.status(), Some(JobStatus::Dead));
+        assert!(job.last_error.unwrap().contains("erreur interne"));
+        drop(c);
+        // A job whose process died while holding it, with no attempt left, ends dead.
+        let mut tx = p.db.begin().await.unwrap();
+        let crashed = jobs::enqueue(
+            &mut tx,
+            p.clock.now(),
+            NewJob::new("test.ok", json!({})).max_attempts(1),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let claimed = jobs::claim(&p.db, p.clock.now(), "mort", SignedDuration::from_mins(10))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claimed.id, crashed);
+        case.clock.advance(SignedDuration::from_mins(11));
+        assert!(
+            jobs::claim(&p.db, p.clock.now(), "autre", SignedDuration::from_mins(10))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let mut c = p.db.read().await.unwrap();
+        let job = jobs::get(&mut c, &crashed).await.unwrap().unwrap();
+        assert_eq!(job.status(), Some(JobStatus::Dead));
+        assert!(job.last_error.unwrap().contains("essais sont épuisés"));
+    });
+}
+
+/// The account functions the pages use, on both engines (the HTTP tests run on SQLite).
+#[tokio::test]
+async fn people_and_roles_story() {
+    on_every_engine!(|case| {
+        let p = &case.platform;
+        let now = p.clock.now();
+        let epci = new_org(p, "243500634", "CC Roche aux Fées Communauté", OrgKind::Cc).await;
+        let commune = new_org(p, "213500051", "Arbrissel", OrgKind::Commune).await;
+        let mut tx = p.db.begin().await.unwrap();
+        let mut users = Vec::new();
+        for (email, name) in [
+            ("a@x.fr", "Anne Arbre"),
+            ("b@x.fr", "Bruno Buis"),
+            ("c@x.fr", "Céline Chêne"),
+            ("d@x.fr", "Denis Dattier"),
+        ] {
+            let u = accounts::create_user(
+                &mut tx,
+                now,
+                &Email::parse(email).unwrap(),
+                name,
+                Some("h"),
+                Some(commune),
+                &actor(),
+            )
+            .await
+            .unwrap();
+            accounts::grant(
+                &mut tx,
+                now,
+                u,
+                commune,
+                RoleSet::empty().with(Role::Agent),
+                Some("Agent"),
+                &actor(),
+            )
+            .await
+            .unwrap();
+            users.push(u);
+        }
+        let referent = accounts::create_user(
+            &mut tx,
+            now,
+            &Email::parse("r@epci.fr").unwrap(),
+            "Rémi Référent",
+            None,
+            Some(epci),
+            &actor(),
+        )
+        .await
+        .unwrap();
+        accounts::grant(
+            &mut tx,
+            now,
+            referent,
+            epci,
+            RoleSet::empty().with(Role::ReferentNumerique),
+            None,
+            &actor(),
+        )
+        .await
+        .unwrap();
+        accounts::follow(&mut tx, now, referent, epci, commune, &actor())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        let mut c = p.db.read().await.unwrap();
+        // Lists: pages of two with a cursor, and search (accents ignored).
+        let first = accounts::org_users(&mut c, commune, None, None, 2)
+            .await
+            .unwrap();
+        assert_eq!(
+            first
+                .items
+                .iter()
+                .map(|u| u.display_name.as_str())
+                .collect::<Vec<_>>(),
+            vec!["Anne Arbre", "Bruno Buis"]
+        );
+        let cursor = bouquet_store::page::Cursor::decode(first.next.as_deref().unwrap()).unwrap();
+        let second = accounts::org_users(&mut c, commune, None, Some(&cursor), 2)
+            .await
+            .unwrap();
+        assert_eq!(second.items.len(), 2);
+        assert!(second.next.is_none());
+        let found = accounts::org_users(&mut c, commune, Some("celine"), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(found.items.len(), 1);
+        let all = accounts::list_users(&mut c, Some("chene"), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(all.items.len(), 1);
+        let paged = accounts::list_users(&mut c, None, None, 3).await.unwrap();
+        assert_eq!(paged.items.len(), 3);
+        assert!(paged.next.is_some());
+        assert_eq!(
+            accounts::referents_of(&mut c, commune).await.unwrap().len(),
+            1
+        );
+        drop(c);
+
+        // Roles, removal, password, deactivation.
+        let mut tx = p.db.begin().await.unwrap();
+        assert!(
+            accounts::set_roles(
+                &mut tx,
+                now,
+                users[0],
+                commune,
+                RoleSet::empty().with(Role::MemberAdmin),
+                &actor()
+            )
+            .await
+            .unwrap()
+        );
+        assert!(
+            !accounts::set_roles(
+                &mut tx,
+                now,
+                referent,
+                commune,
+                RoleSet::empty().with(Role::Agent),
+                &actor()
+            )
+            .await
+            .unwrap(),
+            "not a member of the commune"
+        );
+        assert!(
+            accounts::revoke(&mut tx, now, users[1], commune, &actor())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !accounts::revoke(&mut tx, now, users[1], commune, &actor())
+                .await
+                .unwrap()
+        );
+        let s1 = accounts::create_session(&mut tx, now, users[2], None, None)
+            .await
+            .unwrap();
+        let s2 = accounts::create_session(&mut tx, now, users[2], None, None)
+            .await
+            .unwrap();
+        accounts::set_password(
+            &mut tx,
+            now,
+            users[2],
+            "nouveau",
+            Some(&accounts::secret_hash(&s1)),
+            "user.password_changed",
+            &actor(),
+        )
+        .await
+        .unwrap();
+        assert!(
+            accounts::set_active(&mut tx, now, users[3], false, &actor())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !accounts::set_active(&mut tx, now, users[3], false, &actor())
+                .await
+                .unwrap(),
+            "no change, no event"
+        );
+        // The référent loses his role: he no longer follows the commune.
+        assert!(
+            accounts::set_roles(
+                &mut tx,
+                now,
+                referent,
+                epci,
+                RoleSet::empty().with(Role::Agent),
+                &actor()
+            )
+            .await
+            .unwrap()
+        );
+        orgs::update_settings(
+            &mut tx,
+            now,
+            commune,
+            Some(&Email::parse("mairie@x.fr").unwrap()),
+            &actor(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let mut c = p.db.read().await.unwrap();
+        assert!(
+            accounts::session_user(&mut c, now, &s1)
+                .await
+                .unwrap()
+                .is_some(),
+            "the current session stays"
+        );
+        assert!(
+            accounts::session_user(&mut c, now, &s2)
+                .await
+                .unwrap()
+                .is_none(),
+            "the others end"
+        );
+        assert_eq!(
+            accounts::org_users(&mut c, commune, None, None, 10)
+                .await
+                .unwrap()
+                .items
+                .len(),
+            3
+        );
+        assert!(
+            accounts::followed(&mut c, referent)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            accounts::referents_of(&mut c, commune)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            orgs::get(&mut c, commune)
+                .await
+                .unwrap()
+                .unwrap()
+                .contact_email
+                .as_deref(),
+            Some("mairie@x.fr")
+        );
+        let events = audit::list(
+            &mut c,
+            &JournalFilter {
+                org: Some(commune),
+                ..Default::default()
+            },
+            None,
+            100,
+        )
+        .await
+        .unwrap();
+        let deactivations = events
+            .items
+            .iter()
+            .filter(|e| e.action == "user.deactivated")
+            .count();
+        assert_eq!(deactivations, 1);
+        let filtered = audit::list(
+            &mut c,
+            &JournalFilter {
+                org: Some(commune),
+                actor: None,
+                action_prefix: Some("membership.".into()),
+                from: Some(now),
+                to: Some(now.checked_add(SignedDuration::from_secs(1)).unwrap()),
+                platform_only: false,
+            },
+            None,
+            100,
+        )
+        .await
+        .unwrap();
+        assert!(
+            filtered
+                .items
+                .iter()
+                .all(|e| e.action.starts_with("membership."))
+        );
+        assert!(!filtered.items.is_empty());
+        drop(c);
+        // Job lists and failures.
+        let mut tx = p.db.begin().await.unwrap();
+        for i in 0..3 {
+            jobs::enqueue(
+                &mut tx,
+                now,
+                NewJob::new("test.nobody", json!({ "i": i })).max_attempts(1),
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        assert_eq!(worker::drain(p, &Registry::new(), "w").await.unwrap(), 3);
+        let mut c = p.db.read().await.unwrap();
+        let dead = jobs::list(&mut c, Some(JobStatus::Dead), None, None, 2)
+            .await
+            .unwrap();
+        assert_eq!(dead.items.len(), 2);
+        let cursor = bouquet_store::page::Cursor::decode(dead.next.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            jobs::list(
+                &mut c,
+                Some(JobStatus::Dead),
+                Some("test.nobody"),
+                Some(&cursor),
+                2
+            )
+            .await
+            .unwrap()
+            .items
+            .len(),
+            1
+        );
+    });
 }

@@ -4,14 +4,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use bouquet_kernel::AppError;
 use bouquet_kernel::policy::{PlatformAction, decide_platform};
-use bouquet_store::audit::{self, NewEvent};
 use bouquet_store::jobs::{self, JobRow, JobStatus};
 use bouquet_store::page::{Cursor, clamp_limit};
 use bouquet_webkit::error::Problem;
 use bouquet_webkit::forms::Params;
 use bouquet_webkit::{ApiUser, AppState, WebError, WebResult};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -110,27 +108,14 @@ pub async fn retry_job(
     let p = &state.platform;
     let now = p.clock.now();
     let mut tx = p.db.begin().await?;
-    let job = jobs::get(&mut tx, &id)
-        .await?
-        .ok_or(WebError(AppError::NotFound))?;
-    if !jobs::retry(&mut tx, now, &id).await? {
+    if jobs::get(&mut tx, &id).await?.is_none() {
+        return Err(WebError(AppError::NotFound));
+    }
+    if !jobs::retry(&mut tx, now, &id, &identity.audit_actor()).await? {
         return Err(WebError(AppError::Conflict(
             "Seule une tâche en échec peut être relancée.".into(),
         )));
     }
-    audit::append(
-        &mut tx,
-        now,
-        NewEvent::new(
-            job.org_id.as_deref().and_then(|o| o.parse().ok()),
-            &identity.audit_actor(),
-            "job.retried",
-            "job",
-            &id,
-        )
-        .details(json!({ "type": job.kind })),
-    )
-    .await?;
     let updated = jobs::get(&mut tx, &id)
         .await?
         .ok_or(WebError(AppError::NotFound))?;

@@ -19,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Paged, rfc3339};
-use crate::pages::org_users::member;
+use crate::pages::org_users::{member, role_change_problems};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -210,23 +210,14 @@ pub async fn set_roles(
 ) -> WebResult<Json<OrgUser>> {
     ctx.require(Action::ManageUsers)?;
     let (user_id, row) = member(&state, &ctx, &id).await?;
-    let allowed = Role::assignable_in(ctx.facts.kind);
-    if let Some(bad) = req.roles.iter().find(|r| !allowed.contains(r)) {
-        return Err(WebError(AppError::invalid(
-            "roles",
-            format!(
-                "Le rôle « {} » ne peut pas être donné dans cette organisation.",
-                bad.label()
-            ),
-        )));
-    }
     let roles: RoleSet = req.roles.iter().copied().collect();
-    if user_id == ctx.identity.user_id
-        && row.roles().contains(Role::MemberAdmin)
-        && !roles.contains(Role::MemberAdmin)
-    {
-        return Err(WebError(AppError::Conflict(
-            "Vous ne pouvez pas retirer votre propre rôle d'administrateur.".into(),
+    let problems = role_change_problems(&ctx, user_id, row.roles(), roles)?;
+    if !problems.is_empty() {
+        return Err(WebError(AppError::Invalid(
+            problems
+                .into_iter()
+                .map(|m| bouquet_kernel::FieldError::new("roles", m))
+                .collect(),
         )));
     }
     let p = &state.platform;

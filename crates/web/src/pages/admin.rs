@@ -9,18 +9,17 @@ use bouquet_kernel::org::DEFAULT_TIME_ZONE;
 use bouquet_kernel::policy::{PlatformAction, decide_platform};
 use bouquet_kernel::{AppError, Email, OrgKind, Role, RoleSet, Siren, UserId};
 use bouquet_store::accounts;
-use bouquet_store::audit::{self, NewEvent};
+use bouquet_store::audit;
 use bouquet_store::jobs::{self, JobStatus};
 use bouquet_store::mail;
 use bouquet_store::orgs::{self, OrgFilter};
 use bouquet_store::page::Cursor;
-use bouquet_webkit::forms::{Fields, Form, Params};
+use bouquet_webkit::forms::{Fields, Form, FormPairs, Params};
 use bouquet_webkit::layout::{Chrome, render_status, see_other};
 use bouquet_webkit::{CurrentUser, Identity, PageCtx, WebError, WebResult, flash, render};
 use serde::Deserialize;
-use serde_json::json;
 
-use crate::links::{Purpose, send_password_link};
+use crate::links::{Purpose, queue_password_link};
 use crate::views;
 
 fn require(identity: &Identity, action: PlatformAction) -> WebResult<()> {
@@ -178,19 +177,19 @@ pub async fn new_user_form(
 pub async fn create_user(
     page: PageCtx,
     CurrentUser(identity): CurrentUser,
-    body: axum::body::Bytes,
+    FormPairs(pairs): FormPairs,
 ) -> WebResult<Response> {
     require(&identity, PlatformAction::Administer)?;
     let p = &page.state.platform;
     let mut f = Fields::new();
     let mut roles = RoleSet::empty();
-    for (k, v) in url::form_urlencoded::parse(&body) {
-        match k.as_ref() {
+    for (k, v) in &pairs {
+        match k.as_str() {
             "roles" => match v.parse::<Role>() {
                 Ok(r) => roles.insert(r),
                 Err(_) => f.error("roles", "Rôle inconnu."),
             },
-            "email" | "display_name" | "siren" | "title" => f.set(&k, &v),
+            "email" | "display_name" | "siren" | "title" => f.set(k, v),
             _ => {}
         }
     }
@@ -271,14 +270,11 @@ pub async fn create_user(
     };
     let title = f.value("title").to_owned();
     accounts::grant(&mut tx, now, user_id, org_id, roles, Some(&title), &actor).await?;
-    let user = accounts::get_user(&mut tx, user_id)
-        .await?
-        .ok_or(WebError(AppError::NotFound))?;
     let purpose = Purpose::Invitation {
-        by: &identity.user.display_name,
-        org_name: &org.name,
+        by: identity.user.display_name.clone(),
+        org_name: org.name.clone(),
     };
-    send_password_link(&mut tx, p, &user, purpose, &actor).await?;
+    queue_password_link(&mut tx, p, user_id, purpose, &actor).await?;
     tx.commit().await?;
     p.wake_workers();
     Ok(flash::set(
@@ -389,14 +385,31 @@ pub async fn active_confirm(
 #[derive(Deserialize)]
 pub struct Confirm {}
 
+#[derive(Deserialize)]
+pub struct StateForm {
+    /// `actif` or `desactive`: the state wanted, not a toggle (a resubmitted form must not
+    /// flip the account back).
+    #[serde(default)]
+    etat: String,
+}
+
 pub async fn set_active(
     page: PageCtx,
     CurrentUser(identity): CurrentUser,
     Path(id): Path<String>,
-    Form(_): Form<Confirm>,
+    Form(form): Form<StateForm>,
 ) -> WebResult<Response> {
     require(&identity, PlatformAction::Administer)?;
-    let (user_id, user) = load_user(&page, &id).await?;
+    let active = match form.etat.as_str() {
+        "actif" => true,
+        "desactive" => false,
+        _ => {
+            return Err(WebError(AppError::BadRequest(
+                "Le formulaire ne dit pas s'il faut activer ou désactiver le compte.".into(),
+            )));
+        }
+    };
+    let (user_id, _) = load_user(&page, &id).await?;
     if user_id == identity.user_id {
         return Err(WebError(AppError::Conflict(
             "Vous ne pouvez pas désactiver votre propre compte.".into(),
@@ -404,23 +417,52 @@ pub async fn set_active(
     }
     let p = &page.state.platform;
     let mut tx = p.db.begin().await?;
-    accounts::set_active(
+    let changed = accounts::set_active(
         &mut tx,
         p.clock.now(),
         user_id,
-        !user.active,
+        active,
         &identity.audit_actor(),
     )
     .await?;
     tx.commit().await?;
-    let code = if user.active {
-        "compte-desactive"
-    } else {
-        "compte-reactive"
+    let code = match (changed, active) {
+        (false, _) => "compte-deja-dans-cet-etat",
+        (true, true) => "compte-reactive",
+        (true, false) => "compte-desactive",
     };
     Ok(flash::set(
         see_other(&format!("/admin/utilisateurs/{id}")),
         code,
+        page.secure(),
+    ))
+}
+
+/// Sends the person a link to choose a new password (support).
+pub async fn send_reset(
+    page: PageCtx,
+    CurrentUser(identity): CurrentUser,
+    Path(id): Path<String>,
+    Form(_): Form<Confirm>,
+) -> WebResult<Response> {
+    require(&identity, PlatformAction::Administer)?;
+    let (user_id, user) = load_user(&page, &id).await?;
+    if !user.active {
+        return Err(WebError(AppError::Conflict(
+            "Ce compte est désactivé : réactivez-le d'abord.".into(),
+        )));
+    }
+    let p = &page.state.platform;
+    let mut tx = p.db.begin().await?;
+    let purpose = Purpose::ResetBy {
+        by: identity.user.display_name.clone(),
+    };
+    queue_password_link(&mut tx, p, user_id, purpose, &identity.audit_actor()).await?;
+    tx.commit().await?;
+    p.wake_workers();
+    Ok(flash::set(
+        see_other(&format!("/admin/utilisateurs/{id}")),
+        "lien-envoye",
         page.secure(),
     ))
 }
@@ -560,22 +602,14 @@ pub async fn retry_job(
     let p = &page.state.platform;
     let now = p.clock.now();
     let mut tx = p.db.begin().await?;
-    let Some(job) = jobs::get(&mut tx, &id).await? else {
+    if jobs::get(&mut tx, &id).await?.is_none() {
         return Err(WebError(AppError::NotFound));
-    };
-    if !jobs::retry(&mut tx, now, &id).await? {
+    }
+    if !jobs::retry(&mut tx, now, &id, &identity.audit_actor()).await? {
         return Err(WebError(AppError::Conflict(
             "Seule une tâche en échec peut être relancée.".into(),
         )));
     }
-    let org = job.org_id.as_deref().and_then(|o| o.parse().ok());
-    audit::append(
-        &mut tx,
-        now,
-        NewEvent::new(org, &identity.audit_actor(), "job.retried", "job", &id)
-            .details(json!({ "type": job.kind })),
-    )
-    .await?;
     tx.commit().await?;
     p.wake_workers();
     Ok(flash::set(

@@ -15,7 +15,7 @@ use bouquet_webkit::{PageCtx, WebError, WebResult, cookies, flash, render};
 use serde::Deserialize;
 
 use super::{ClientIp, UserAgent};
-use crate::links::{Purpose, send_password_link};
+use crate::links::{Purpose, queue_password_link};
 use crate::login::{Channel, Checked, check_credentials, wait_message};
 use crate::views::safe_next;
 
@@ -208,25 +208,29 @@ pub async fn forgot(
         }
     };
     let now = p.clock.now();
-    let ip_key = format!("reinit:{ip}");
-    {
-        let mut conn = p.db.read().await?;
-        if let Some(secs) =
-            accounts::throttled(&mut conn, now, &ip_key, accounts::THROTTLE_IP_MAX).await?
-        {
-            return Err(WebError(AppError::TooManyRequests {
-                retry_after_secs: secs,
-                message: wait_message(secs),
-            }));
-        }
-    }
     let mut tx = p.db.begin().await?;
     // Every request counts, so that the form cannot be used to flood someone's mailbox.
-    accounts::throttle_failure(&mut tx, now, &ip_key).await?;
+    if let Some(secs) = accounts::throttle_attempt(
+        &mut tx,
+        now,
+        &format!("reinit:{ip}"),
+        accounts::THROTTLE_IP_MAX,
+    )
+    .await?
+    {
+        tx.commit().await?;
+        return Err(WebError(AppError::TooManyRequests {
+            retry_after_secs: secs,
+            message: format!(
+                "Trop de demandes de réinitialisation depuis votre connexion. Réessayez dans {} minute(s).",
+                secs.div_ceil(60)
+            ),
+        }));
+    }
     if let Some(user) = accounts::find_by_email(&mut tx, &email).await?
         && user.active
     {
-        send_password_link(&mut tx, p, &user, Purpose::Reset, &user.audit_actor()).await?;
+        queue_password_link(&mut tx, p, user.id()?, Purpose::Reset, &user.audit_actor()).await?;
     }
     tx.commit().await?;
     p.wake_workers();

@@ -5,11 +5,11 @@ use askama::Template;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
-use bouquet_kernel::policy::Action;
+use bouquet_kernel::policy::{Action, may_change_roles};
 use bouquet_kernel::{AppError, Role, RoleSet, UserId};
 use bouquet_store::accounts::{self, OrgUserRow};
 use bouquet_store::page::Cursor;
-use bouquet_webkit::forms::{Fields, Form, Params};
+use bouquet_webkit::forms::{Fields, Form, FormPairs, Params};
 use bouquet_webkit::layout::{Chrome, render_status, see_other};
 use bouquet_webkit::{AppState, OrgCtx, PageCtx, WebError, WebResult, flash, render};
 use jiff::tz::TimeZone;
@@ -134,41 +134,56 @@ pub async fn detail(
 
 /// `roles=agent&roles=member_admin` (checkboxes): parsed by hand, serde_urlencoded does not
 /// collect repeated keys.
+/// What is wrong with giving `after` to a person who holds `before` (empty when nothing);
+/// a change the caller may not make at all is a 403.
+pub fn role_change_problems(
+    ctx: &OrgCtx,
+    user_id: UserId,
+    before: RoleSet,
+    after: RoleSet,
+) -> WebResult<Vec<&'static str>> {
+    let mut problems = Vec::new();
+    if after
+        .iter()
+        .any(|r| !Role::assignable_in(ctx.facts.kind).contains(&r))
+    {
+        problems.push("Ce rôle ne peut pas être donné dans ce type d'organisation.");
+        return Ok(problems);
+    }
+    may_change_roles(&ctx.identity.actor, &ctx.facts, before, after)?;
+    if user_id == ctx.identity.user_id
+        && before.contains(Role::MemberAdmin)
+        && !after.contains(Role::MemberAdmin)
+    {
+        problems.push("Vous ne pouvez pas retirer votre propre rôle d'administrateur : demandez-le à un autre administrateur.");
+    }
+    if after.is_empty() {
+        problems.push("Choisissez au moins un rôle, ou retirez l'accès à l'organisation.");
+    }
+    Ok(problems)
+}
+
+/// `roles=agent&roles=member_admin` (checkboxes).
 pub async fn set_roles(
     page: PageCtx,
     ctx: OrgCtx,
     Path((_, id)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    FormPairs(pairs): FormPairs,
 ) -> WebResult<Response> {
     ctx.require(Action::ManageUsers)?;
     let (user_id, row) = member(&page.state, &ctx, &id).await?;
-    let allowed = assignable(&ctx);
     let mut roles = RoleSet::empty();
-    for (k, v) in url::form_urlencoded::parse(&body) {
+    for (k, v) in &pairs {
         if k == "roles" {
-            match v.parse::<Role>() {
-                Ok(r) if allowed.contains(&r) => roles.insert(r),
-                _ => {
-                    return Err(WebError(AppError::invalid(
-                        "roles",
-                        "Ce rôle ne peut pas être donné ici.",
-                    )));
-                }
-            }
+            roles.insert(
+                v.parse::<Role>()
+                    .map_err(|_| WebError(AppError::invalid("roles", "Ce rôle n'existe pas.")))?,
+            );
         }
     }
     let mut f = Fields::new();
-    if user_id == ctx.identity.user_id
-        && row.roles().contains(Role::MemberAdmin)
-        && !roles.contains(Role::MemberAdmin)
-    {
-        f.error("roles", "Vous ne pouvez pas retirer votre propre rôle d'administrateur : demandez-le à un autre administrateur.");
-    }
-    if roles.is_empty() {
-        f.error(
-            "roles",
-            "Choisissez au moins un rôle, ou retirez l'accès à l'organisation.",
-        );
+    for problem in role_change_problems(&ctx, user_id, row.roles(), roles)? {
+        f.error("roles", problem);
     }
     if f.has_errors() {
         return render_status(
