@@ -139,6 +139,10 @@ impl Application {
         } else {
             false
         };
+        // The periodic jobs due now are enqueued before the first request, not at the
+        // ticker's whim: what a start owes is known when `build` returns.
+        let schedules: Vec<_> = modules.iter().flat_map(|m| m.schedules()).collect();
+        enqueue_due(&platform, &schedules).await?;
         let registry = Arc::new(registry(&modules));
         let state = AppState::new(
             platform,
@@ -253,6 +257,7 @@ async fn periodic(platform: Platform, schedules: Vec<Schedule>, shutdown: Cancel
                 let result = async {
                     let mut tx = platform.db.begin().await?;
                     accounts::purge_expired(&mut tx, now).await?;
+                    bouquet_store::signups::purge_expired(&mut tx, now).await?;
                     jobs::purge_done(&mut tx, now.checked_sub(SignedDuration::from_hours(24 * 30)).unwrap_or(now)).await?;
                     tx.commit().await
                 }

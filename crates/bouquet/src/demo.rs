@@ -189,7 +189,14 @@ async fn create(platform: &Platform, hash: &str) -> anyhow::Result<DemoTerritory
     ];
     for (org, services) in subscriptions {
         for s in services {
-            orgs::subscribe(&mut tx, now, org, *s, start, None, &system).await?;
+            orgs::subscribe(
+                &mut tx,
+                now,
+                org,
+                orgs::NewSubscription::from(*s, start),
+                &system,
+            )
+            .await?;
         }
     }
 
@@ -249,9 +256,8 @@ async fn create(platform: &Platform, hash: &str) -> anyhow::Result<DemoTerritory
         "Gérante",
     )
     .await?;
-    for c in &communes {
-        accounts::follow(&mut tx, now, epci_agent, epci, *c, &system).await?;
-    }
+    // Marc follows every commune of the EPCI, present and future.
+    accounts::set_referent_scope(&mut tx, now, epci_agent, epci, true, &[], &system).await?;
     audit::append(
         &mut tx,
         now,

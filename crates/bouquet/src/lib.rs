@@ -21,5 +21,8 @@ use bouquet_webkit::Module;
 
 /// Every module of this build, platform first. A new module is added here.
 pub fn modules() -> Vec<Arc<dyn Module>> {
-    vec![Arc::new(bouquet_web::PlatformModule)]
+    vec![
+        Arc::new(bouquet_web::PlatformModule),
+        Arc::new(bouquet_adhesions::AdhesionsModule),
+    ]
 }

@@ -97,12 +97,35 @@ pub fn action_label(action: &str) -> Option<&'static str> {
         "membership.granted" => "Accès à l'organisation donné",
         "membership.roles_changed" => "Rôles modifiés",
         "membership.revoked" => "Accès à l'organisation retiré",
+        "invitation.created" => "Invitation envoyée",
+        "invitation.resent" => "Invitation renvoyée",
+        "invitation.cancelled" => "Invitation annulée",
+        "invitation.accepted" => "Invitation acceptée",
+        "company.signup_requested" => "Demande d'inscription d'une entreprise",
+        "company.registered" => "Entreprise inscrite",
         "organisation.created" => "Organisation créée",
         "organisation.updated" => "Organisation modifiée",
         "subscription.created" => "Abonnement à un service",
         "subscription.ended" => "Fin d'abonnement à un service",
         "referent.follow" => "Suivi d'une commune par un référent",
+        "referent.scope_changed" => "Communes suivies par un référent modifiées",
         "referent.contacted" => "Message au référent",
+        "member.enrolled" => "Adhésion enregistrée",
+        "member.status_changed" => "Statut d'adhésion modifié",
+        "member.college_changed" => "Collège modifié",
+        "member.merged" => "Fusion dans une commune nouvelle",
+        "engagement.prepared" => "Convention ou charte préparée",
+        "engagement.signed" => "Signature de la convention ou charte enregistrée",
+        "engagement.terminated" => "Convention ou charte résiliée",
+        "engagement.reminded" => "Rappel d'échéance envoyé",
+        "registry.imported" => "Référentiel des communes importé",
+        "registry.merger_detected" => {
+            "Fusion dans une commune nouvelle signalée par le référentiel"
+        }
+        "registry.merger_ignored" => "Alerte de fusion ignorée",
+        "organisation.registry_synced" => {
+            "Organisation mise à jour d'après le référentiel officiel"
+        }
         "job.retried" => "Tâche relancée",
         "demo.seeded" => "Territoire de démonstration créé",
         _ => return None,

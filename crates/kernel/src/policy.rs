@@ -102,6 +102,8 @@ pub enum PlatformAction {
     Administer,
     /// Read every member's pages.
     ReadAllMembers,
+    /// Record memberships, conventions and subscriptions (the operator's staff's daily work).
+    ManageMembers,
     /// See and retry background jobs.
     ManageJobs,
     /// Read every organisation's journal.
@@ -256,7 +258,9 @@ pub fn related(actor: &Actor, org: &OrgFacts) -> bool {
 pub fn decide_platform(actor: &Actor, action: PlatformAction) -> Decision {
     let allowed = match action {
         PlatformAction::Administer | PlatformAction::ManageJobs => actor.is_operator_admin(),
-        PlatformAction::ReadAllMembers | PlatformAction::ReadJournals => actor.is_operator_staff(),
+        PlatformAction::ReadAllMembers
+        | PlatformAction::ReadJournals
+        | PlatformAction::ManageMembers => actor.is_operator_staff(),
     };
     if allowed {
         Ok(())
@@ -427,6 +431,8 @@ mod tests {
             ("admin manages jobs", &admin, ManageJobs, Allow),
             ("staff reads members", &staff, ReadAllMembers, Allow),
             ("staff reads journals", &staff, ReadJournals, Allow),
+            ("staff manages members", &staff, ManageMembers, Allow),
+            ("secretary manages no member", &secretary, ManageMembers, Forbidden),
             ("staff does not administer", &staff, Administer, Forbidden),
             ("staff does not manage jobs", &staff, ManageJobs, Forbidden),
             ("secretary reads no other member", &secretary, ReadAllMembers, Forbidden),

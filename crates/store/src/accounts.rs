@@ -190,6 +190,78 @@ pub async fn create_user(
     Ok(id)
 }
 
+/// An account to create with [`create_many`].
+#[derive(Clone, Debug)]
+pub struct NewUser<'a> {
+    pub email: Email,
+    pub display_name: String,
+    /// An argon2id hash (several accounts may share one: seeded demo accounts do).
+    pub password_hash: Option<&'a str>,
+    /// The chain of the journal that records the creation (the person's organisation).
+    pub chain: Option<OrgId>,
+}
+
+/// Creates many accounts: exactly what [`create_user`] writes for each (the row, its entry in
+/// the search index, its `user.created` event), in a few multi-row statements. All or
+/// nothing: when an address is already taken (or listed twice) the error is the one
+/// [`create_user`] gives, and the caller's transaction must be dropped. Returns the new ids,
+/// in order.
+pub async fn create_many(
+    tx: &mut Tx,
+    now: Timestamp,
+    users: &[NewUser<'_>],
+    actor: &AuditActor,
+) -> StoreResult<Vec<UserId>> {
+    use crate::bulk::{self, int, opt_int, opt_text, text};
+    let now_us = to_micros(now);
+    let mut ids = Vec::with_capacity(users.len());
+    let mut rows = Vec::with_capacity(users.len());
+    let mut docs = Vec::with_capacity(users.len());
+    let mut events = Vec::with_capacity(users.len());
+    for u in users {
+        let name = check_display_name(&u.display_name)?;
+        let id = UserId(new_id());
+        rows.push(vec![
+            text(id.to_string()),
+            text(u.email.as_str()),
+            text(name.as_str()),
+            opt_text(u.password_hash),
+            crate::query::Arg::Bool(true),
+            int(now_us),
+            int(now_us),
+            opt_int(u.password_hash.map(|_| now_us)),
+        ]);
+        docs.push(search::Doc {
+            org: None,
+            kind: "user",
+            object_id: id.to_string(),
+            text: format!("{name} {}", u.email),
+        });
+        events.push(
+            NewEvent::new(u.chain, actor, "user.created", "user", id)
+                .details(json!({ "courriel": u.email.as_str(), "nom": name })),
+        );
+        ids.push(id);
+    }
+    let inserted = bulk::insert(
+        tx,
+        "INSERT INTO users (id, email, display_name, password_hash, active, created_at, updated_at, password_changed_at)",
+        &rows,
+        "ON CONFLICT (email) DO NOTHING",
+    )
+    .await?;
+    if inserted != rows.len() as u64 {
+        return Err(AppError::invalid(
+            "email",
+            "Un compte existe déjà avec cette adresse électronique.",
+        )
+        .into());
+    }
+    search::index_many(tx, &docs).await?;
+    audit::append_many(tx, now, &events).await?;
+    Ok(ids)
+}
+
 pub async fn get_user(h: &mut impl Handle, id: UserId) -> StoreResult<Option<UserRow>> {
     let row = run!(h, |c| sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
@@ -401,6 +473,61 @@ pub async fn grant(
     Ok(())
 }
 
+/// A membership to give with [`grant_many`].
+#[derive(Clone, Debug)]
+pub struct NewGrant<'a> {
+    pub user: UserId,
+    pub org: OrgId,
+    pub roles: RoleSet,
+    /// Function in the organisation ("Secrétaire de mairie").
+    pub title: Option<&'a str>,
+}
+
+/// Gives many memberships: exactly what [`grant`] writes for each (the row and its
+/// `membership.granted` event), in a few multi-row statements. All or nothing: the same
+/// errors as [`grant`] (drop the caller's transaction then).
+pub async fn grant_many(
+    tx: &mut Tx,
+    now: Timestamp,
+    grants: &[NewGrant<'_>],
+    actor: &AuditActor,
+) -> StoreResult<()> {
+    use crate::bulk::{self, int, opt_text, text};
+    let now_us = to_micros(now);
+    let mut rows = Vec::with_capacity(grants.len());
+    let mut events = Vec::with_capacity(grants.len());
+    for g in grants {
+        if g.roles.is_empty() {
+            return Err(AppError::invalid("roles", "Choisissez au moins un rôle.").into());
+        }
+        rows.push(vec![
+            text(g.user.to_string()),
+            text(g.org.to_string()),
+            text(g.roles.to_stored()),
+            opt_text(g.title.map(str::trim).filter(|t| !t.is_empty())),
+            int(now_us),
+        ]);
+        events.push(
+            NewEvent::new(Some(g.org), actor, "membership.granted", "user", g.user)
+                .details(json!({ "roles": g.roles.to_stored(), "fonction": g.title })),
+        );
+    }
+    let inserted = bulk::insert(
+        tx,
+        "INSERT INTO memberships (user_id, org_id, roles, title, created_at)",
+        &rows,
+        "ON CONFLICT (user_id, org_id) DO NOTHING",
+    )
+    .await?;
+    if inserted != rows.len() as u64 {
+        return Err(
+            AppError::Conflict("Cette personne a déjà accès à cette organisation.".into()).into(),
+        );
+    }
+    audit::append_many(tx, now, &events).await?;
+    Ok(())
+}
+
 /// Replaces the roles of `user` in `org`. Returns false when there is no such membership.
 pub async fn set_roles(
     tx: &mut Tx,
@@ -429,12 +556,7 @@ pub async fn set_roles(
     }
     if !roles.contains(Role::ReferentNumerique) {
         // No longer référent: the communes he followed for this EPCI are closed to him.
-        exec!(
-            tx,
-            sqlx::query("DELETE FROM referent_follows WHERE user_id = $1 AND epci_id = $2")
-                .bind(user.to_string())
-                .bind(org.to_string())
-        )?;
+        forget_referent(tx, user, org).await?;
     }
     audit::append(
         tx,
@@ -463,12 +585,7 @@ pub async fn revoke(
     if n == 0 {
         return Ok(false);
     }
-    exec!(
-        tx,
-        sqlx::query("DELETE FROM referent_follows WHERE user_id = $1 AND epci_id = $2")
-            .bind(user.to_string())
-            .bind(org.to_string())
-    )?;
+    forget_referent(tx, user, org).await?;
     audit::append(
         tx,
         now,
@@ -617,40 +734,124 @@ pub async fn follow(
     Ok(())
 }
 
-/// Organisations a référent follows, as selector rows (with no roles of their own).
+async fn forget_referent(tx: &mut Tx, user: UserId, epci: OrgId) -> StoreResult<()> {
+    for table in ["referent_follows", "referent_scopes"] {
+        exec!(
+            tx,
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE user_id = $1 AND epci_id = $2"
+            )))
+            .bind(user.to_string())
+            .bind(epci.to_string())
+        )?;
+    }
+    Ok(())
+}
+
+/// Organisations a référent follows, as selector rows (with no roles of their own): those
+/// named for him, and every commune of his EPCI when he follows them all — only while he
+/// still holds the role in that EPCI.
 pub async fn followed(h: &mut impl Handle, user: UserId) -> StoreResult<Vec<MembershipRow>> {
-    let rows = run!(h, |c| sqlx::query_as(
-        "SELECT o.id AS org_id, o.siren, o.name, o.kind, '' AS roles, NULL AS title
-         FROM referent_follows f
-         JOIN organisations o ON o.id = f.org_id
-         JOIN memberships m ON m.user_id = f.user_id AND m.org_id = f.epci_id
-         WHERE f.user_id = $1 AND m.roles LIKE '%referent_numerique%'
+    let rows = run!(h, |c| {
+        sqlx::query_as(
+        "SELECT DISTINCT o.id AS org_id, o.siren, o.name, o.kind, '' AS roles, CAST(NULL AS TEXT) AS title
+         FROM organisations o
+         JOIN memberships m ON m.user_id = $1 AND m.roles LIKE '%referent_numerique%'
+         WHERE EXISTS (SELECT 1 FROM referent_follows f WHERE f.user_id = $1 AND f.org_id = o.id AND f.epci_id = m.org_id)
+            OR (o.parent_id = m.org_id
+                AND EXISTS (SELECT 1 FROM referent_scopes s WHERE s.user_id = $1 AND s.epci_id = m.org_id AND s.all_communes = TRUE))
          ORDER BY o.name"
     )
     .bind(user.to_string())
     .fetch_all(c)
-    .await)?;
+    .await
+    })?;
     Ok(rows)
 }
 
 /// The référents who follow `org` (active accounts still holding the role).
 pub async fn referents_of(h: &mut impl Handle, org: OrgId) -> StoreResult<Vec<UserRow>> {
-    let rows = run!(h, |c| sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM users u
-         JOIN referent_follows f ON f.user_id = u.id
-         JOIN memberships m ON m.user_id = f.user_id AND m.org_id = f.epci_id
-         WHERE f.org_id = $1 AND u.active = TRUE AND m.roles LIKE '%referent_numerique%'
-         ORDER BY u.display_name",
-        USER_COLUMNS
-            .split(", ")
-            .map(|c| format!("u.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+    let columns = USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("u.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = run!(h, |c| {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT DISTINCT {columns} FROM users u
+         JOIN memberships m ON m.user_id = u.id AND m.roles LIKE '%referent_numerique%'
+         JOIN organisations o ON o.id = $1
+         WHERE u.active = TRUE
+           AND (EXISTS (SELECT 1 FROM referent_follows f WHERE f.user_id = u.id AND f.org_id = o.id AND f.epci_id = m.org_id)
+                OR (o.parent_id = m.org_id
+                    AND EXISTS (SELECT 1 FROM referent_scopes s WHERE s.user_id = u.id AND s.epci_id = m.org_id AND s.all_communes = TRUE)))
+         ORDER BY u.display_name"
     )))
     .bind(org.to_string())
     .fetch_all(c)
-    .await)?;
+    .await
+    })?;
     Ok(rows)
+}
+
+/// Which communes of `epci` a référent follows: all of them (present and future), or a list.
+pub async fn set_referent_scope(
+    tx: &mut Tx,
+    now: Timestamp,
+    user: UserId,
+    epci: OrgId,
+    all: bool,
+    communes: &[OrgId],
+    actor: &AuditActor,
+) -> StoreResult<()> {
+    exec!(
+        tx,
+        sqlx::query("DELETE FROM referent_follows WHERE user_id = $1 AND epci_id = $2")
+            .bind(user.to_string())
+            .bind(epci.to_string())
+    )?;
+    exec!(tx, sqlx::query(
+        "INSERT INTO referent_scopes (user_id, epci_id, all_communes, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id, epci_id) DO UPDATE SET all_communes = excluded.all_communes"
+    )
+    .bind(user.to_string())
+    .bind(epci.to_string())
+    .bind(all)
+    .bind(to_micros(now)))?;
+    if !all {
+        for org in communes {
+            exec!(tx, sqlx::query(
+                "INSERT INTO referent_follows (user_id, epci_id, org_id, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (user_id, org_id) DO UPDATE SET epci_id = excluded.epci_id"
+            )
+            .bind(user.to_string())
+            .bind(epci.to_string())
+            .bind(org.to_string())
+            .bind(to_micros(now)))?;
+        }
+    }
+    audit::append(
+        tx,
+        now,
+        NewEvent::new(Some(epci), actor, "referent.scope_changed", "user", user).details(json!({
+            "toutes_les_communes": all,
+            "communes": if all { 0 } else { communes.len() },
+        })),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether a référent of `epci` follows all its communes.
+pub async fn follows_all(h: &mut impl Handle, user: UserId, epci: OrgId) -> StoreResult<bool> {
+    let all: Option<bool> = run!(h, |c| sqlx::query_scalar(
+        "SELECT all_communes FROM referent_scopes WHERE user_id = $1 AND epci_id = $2"
+    )
+    .bind(user.to_string())
+    .bind(epci.to_string())
+    .fetch_optional(c)
+    .await)?;
+    Ok(all.unwrap_or(false))
 }
 
 /// Everything the policy needs to know about `user`.

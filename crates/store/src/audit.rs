@@ -152,6 +152,123 @@ pub async fn append(tx: &mut Tx, at: Timestamp, event: NewEvent) -> StoreResult<
     Ok(id)
 }
 
+/// Appends `events` in their order, inside the caller's transaction: exactly what calling
+/// [`append`] for each in turn would write (the same numbering, links, hashes and heads), in a
+/// few multi-row statements instead of four statements an event. For seeding and imports of
+/// many rows; the heads of the chains concerned are locked until commit, as by [`append`].
+/// Returns the ids of the events, in order.
+pub async fn append_many(
+    tx: &mut Tx,
+    at: Timestamp,
+    events: &[NewEvent],
+) -> StoreResult<Vec<String>> {
+    use crate::bulk::{self, int, opt_text, text};
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at_micros = to_micros(at);
+    let mut chains: Vec<String> = Vec::new();
+    let mut heads: std::collections::HashMap<String, (i64, String)> = Default::default();
+    for e in events {
+        let chain = chain_of(e.org);
+        if !heads.contains_key(&chain) {
+            heads.insert(chain.clone(), (0, GENESIS_HASH.to_owned()));
+            chains.push(chain);
+        }
+    }
+    let new_heads: Vec<Vec<crate::query::Arg>> = chains
+        .iter()
+        .map(|c| vec![text(c.as_str()), int(0), text(GENESIS_HASH)])
+        .collect();
+    bulk::insert(
+        tx,
+        "INSERT INTO audit_heads (chain, seq, hash)",
+        &new_heads,
+        "ON CONFLICT (chain) DO NOTHING",
+    )
+    .await?;
+    // Reading the heads through an UPDATE locks them until commit (PostgreSQL), like the
+    // `UPDATE … RETURNING` of `append`; SQLite already holds the single write lock.
+    let keys: Vec<crate::query::Arg> = chains.iter().map(|c| text(c.as_str())).collect();
+    let current: Vec<(String, i64, String)> = bulk::fetch_in(
+        tx,
+        "UPDATE audit_heads SET seq = seq WHERE chain IN",
+        &keys,
+        "RETURNING chain, seq, hash",
+    )
+    .await?;
+    for (chain, seq, hash) in current {
+        heads.insert(chain, (seq, hash));
+    }
+    let mut ids = Vec::with_capacity(events.len());
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        let chain = chain_of(event.org);
+        let (seq, prev_hash) = heads
+            .get(&chain)
+            .cloned()
+            .unwrap_or((0, GENESIS_HASH.to_owned()));
+        let seq = seq + 1;
+        let org_id = event.org.map(|o| o.to_string());
+        let actor_id = event.actor.user_id.map(|u| u.to_string());
+        let details = event.details.to_string();
+        let hash = event_hash(&EventFields {
+            chain: &chain,
+            seq,
+            prev_hash: &prev_hash,
+            at_micros,
+            org_id: org_id.as_deref(),
+            actor_id: actor_id.as_deref(),
+            actor_label: &event.actor.label,
+            action: event.action,
+            object_type: event.object_type,
+            object_id: &event.object_id,
+            details: &details,
+        });
+        let id = new_id().to_string();
+        rows.push(vec![
+            text(id.as_str()),
+            text(chain.as_str()),
+            int(seq),
+            text(prev_hash),
+            text(hash.as_str()),
+            int(at_micros),
+            opt_text(org_id),
+            opt_text(actor_id),
+            text(event.actor.label.as_str()),
+            text(event.action),
+            text(event.object_type),
+            text(event.object_id.as_str()),
+            text(details),
+        ]);
+        heads.insert(chain, (seq, hash));
+        ids.push(id);
+    }
+    bulk::insert(
+        tx,
+        "INSERT INTO audit_events (id, chain, seq, prev_hash, hash, at, org_id, actor_id, actor_label, action, object_type, object_id, details)",
+        &rows,
+        "",
+    )
+    .await?;
+    let moved: Vec<Vec<crate::query::Arg>> = chains
+        .iter()
+        .filter_map(|c| {
+            heads
+                .get(c)
+                .map(|(seq, hash)| vec![text(c.as_str()), int(*seq), text(hash.as_str())])
+        })
+        .collect();
+    bulk::insert(
+        tx,
+        "INSERT INTO audit_heads (chain, seq, hash)",
+        &moved,
+        "ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+    )
+    .await?;
+    Ok(ids)
+}
+
 /// One event as read back.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct EventRow {

@@ -11,8 +11,11 @@
 //! - [`jobs`] and [`worker`]: the job queue in the database, its workers, and [`outbox`], the
 //!   one way modules tell each other that something happened.
 //! - [`accounts`], [`orgs`]: people, organisations, roles, sessions, tokens, subscriptions.
+//! - [`invitations`], [`signups`]: people invited by an administrator, companies that register
+//!   themselves; both by e-mailed links whose secret only the sending job sees.
 //! - [`usage`]: usage events and their monthly aggregates.
 //! - [`search`]: full-text search that behaves the same on both engines.
+//! - [`bulk`]: multi-row statements for the bulk functions (`orgs::create_many`…).
 //! - [`mail`]: outgoing e-mail (SMTP, or `.eml` files in demo mode), sent by a job.
 //! - [`platform`]: the bundle handed to every module: db, blobs, clock, keys, mailer.
 //!
@@ -23,8 +26,10 @@
 pub mod accounts;
 pub mod audit;
 pub mod blobs;
+pub mod bulk;
 pub mod db;
 pub mod error;
+pub mod invitations;
 pub mod jobs;
 pub mod keys;
 pub mod mail;
@@ -33,8 +38,10 @@ pub mod orgs;
 pub mod outbox;
 pub mod page;
 pub mod platform;
+pub mod query;
 pub mod search;
 pub mod settings;
+pub mod signups;
 pub mod usage;
 pub mod worker;
 

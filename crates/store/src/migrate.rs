@@ -205,5 +205,10 @@ pub static PLATFORM: MigrationSet = MigrationSet {
                 postgres: include_str!("../migrations/0002_search.postgres.sql"),
             },
         },
+        Migration {
+            version: 3,
+            name: "members",
+            sql: MigrationSql::Both(include_str!("../migrations/0003_members.sql")),
+        },
     ],
 };

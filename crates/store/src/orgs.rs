@@ -25,6 +25,7 @@ pub struct OrgRow {
     pub parent_id: Option<String>,
     pub insee: Option<String>,
     pub departement: Option<String>,
+    /// Population totale (the registry's `ptot`).
     pub population: Option<i64>,
     pub population_year: Option<i32>,
     pub time_zone: String,
@@ -32,6 +33,9 @@ pub struct OrgRow {
     pub active: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    pub population_municipale: Option<i64>,
+    /// See [`sort_key`].
+    pub sort_name: Option<String>,
 }
 
 impl OrgRow {
@@ -60,7 +64,7 @@ impl OrgRow {
     }
 }
 
-const ORG_COLUMNS: &str = "id, siren, siret, name, kind, parent_id, insee, departement, population, population_year, time_zone, contact_email, active, created_at, updated_at";
+const ORG_COLUMNS: &str = "id, siren, siret, name, kind, parent_id, insee, departement, population, population_year, time_zone, contact_email, active, created_at, updated_at, population_municipale, sort_name";
 
 /// An organisation to create.
 #[derive(Clone, Debug)]
@@ -72,7 +76,9 @@ pub struct NewOrg {
     pub parent: Option<OrgId>,
     pub insee: Option<Insee>,
     pub departement: Option<String>,
+    /// Population totale, and municipale (barèmes say which they use).
     pub population: Option<i64>,
+    pub population_municipale: Option<i64>,
     pub population_year: Option<i32>,
     pub contact_email: Option<Email>,
 }
@@ -88,19 +94,22 @@ impl NewOrg {
             insee: None,
             departement: None,
             population: None,
+            population_municipale: None,
             population_year: None,
             contact_email: None,
         }
     }
 }
 
-/// Creates an organisation; its chain of the journal starts with this event.
-pub async fn create(
-    tx: &mut Tx,
-    now: Timestamp,
-    org: NewOrg,
-    actor: &AuditActor,
-) -> StoreResult<OrgId> {
+/// How organisation names sort, the same on both engines: "Étrelles" between "Essé" and
+/// "Fougères".
+pub fn sort_key(name: &str) -> String {
+    bouquet_kernel::text::normalize(name)
+}
+
+/// The trimmed name (checked), the département (given, or the INSEE code's) and the time
+/// zone of a new organisation: what [`create`] and [`create_many`] store.
+fn checked(org: &NewOrg) -> StoreResult<(String, Option<String>, &'static str)> {
     let name = org.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(
@@ -114,11 +123,31 @@ pub async fn create(
     let tz = departement
         .as_deref()
         .map_or(DEFAULT_TIME_ZONE, time_zone_for_departement);
+    Ok((name, departement, tz))
+}
+
+/// The text an organisation is found by: its name, SIREN and INSEE code.
+fn search_text(name: &str, org: &NewOrg) -> String {
+    format!(
+        "{name} {} {}",
+        org.siren,
+        org.insee.as_ref().map_or("", Insee::as_str)
+    )
+}
+
+/// Creates an organisation; its chain of the journal starts with this event.
+pub async fn create(
+    tx: &mut Tx,
+    now: Timestamp,
+    org: NewOrg,
+    actor: &AuditActor,
+) -> StoreResult<OrgId> {
+    let (name, departement, tz) = checked(&org)?;
     let id = OrgId(new_id());
     let now_us = to_micros(now);
     let result = exec!(tx, sqlx::query(
-        "INSERT INTO organisations (id, siren, siret, name, kind, parent_id, insee, departement, population, population_year, time_zone, contact_email, active, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, TRUE, $13, $13)
+        "INSERT INTO organisations (id, siren, siret, name, kind, parent_id, insee, departement, population, population_year, time_zone, contact_email, active, created_at, updated_at, population_municipale, sort_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, TRUE, $13, $13, $14, $15)
          ON CONFLICT (siren) DO NOTHING"
     )
     .bind(id.to_string())
@@ -133,7 +162,9 @@ pub async fn create(
     .bind(org.population_year)
     .bind(tz)
     .bind(org.contact_email.as_ref().map(Email::as_str))
-    .bind(now_us))?;
+    .bind(now_us)
+    .bind(org.population_municipale)
+    .bind(sort_key(&name)))?;
     // ON CONFLICT DO NOTHING rather than a caught unique violation: on PostgreSQL a failed
     // statement would abort the caller's whole transaction.
     if result == 0 {
@@ -148,11 +179,7 @@ pub async fn create(
         None,
         "organisation",
         &id.to_string(),
-        &format!(
-            "{name} {} {}",
-            org.siren,
-            org.insee.as_ref().map_or("", Insee::as_str)
-        ),
+        &search_text(&name, &org),
     )
     .await?;
     audit::append(
@@ -166,6 +193,102 @@ pub async fn create(
     )
     .await?;
     Ok(id)
+}
+
+/// Creates many organisations: exactly what [`create`] writes for each (the same row, its
+/// entry in the search index, and the `organisation.created` event that starts its chain of
+/// the journal), in a few multi-row statements. All or nothing: when a SIREN is already
+/// taken (or listed twice) the error is the one [`create`] gives, and the caller's
+/// transaction must be dropped. A parent must exist before its children's call. Returns the
+/// new ids, in order.
+pub async fn create_many(
+    tx: &mut Tx,
+    now: Timestamp,
+    orgs: &[NewOrg],
+    actor: &AuditActor,
+) -> StoreResult<Vec<OrgId>> {
+    use crate::bulk::{self, int, opt_int, opt_text, text};
+    let now_us = to_micros(now);
+    let mut ids = Vec::with_capacity(orgs.len());
+    let mut rows = Vec::with_capacity(orgs.len());
+    let mut docs = Vec::with_capacity(orgs.len());
+    let mut events = Vec::with_capacity(orgs.len());
+    for org in orgs {
+        let (name, departement, tz) = checked(org)?;
+        let id = OrgId(new_id());
+        rows.push(vec![
+            text(id.to_string()),
+            text(org.siren.as_str()),
+            opt_text(org.siret.as_ref().map(Siret::as_str)),
+            text(name.as_str()),
+            text(org.kind.code()),
+            opt_text(org.parent.map(|p| p.to_string())),
+            opt_text(org.insee.as_ref().map(Insee::as_str)),
+            opt_text(departement),
+            opt_int(org.population),
+            opt_int(org.population_year),
+            text(tz),
+            opt_text(org.contact_email.as_ref().map(Email::as_str)),
+            crate::query::Arg::Bool(true),
+            int(now_us),
+            int(now_us),
+            opt_int(org.population_municipale),
+            text(sort_key(&name)),
+        ]);
+        docs.push(search::Doc {
+            org: None,
+            kind: "organisation",
+            object_id: id.to_string(),
+            text: search_text(&name, org),
+        });
+        events.push(
+            NewEvent::new(Some(id), actor, "organisation.created", "organisation", id).details(
+                json!({
+                    "siren": org.siren.as_str(),
+                    "nom": name,
+                    "type": org.kind.code(),
+                }),
+            ),
+        );
+        ids.push(id);
+    }
+    let inserted = bulk::insert(
+        tx,
+        "INSERT INTO organisations (id, siren, siret, name, kind, parent_id, insee, departement, population, population_year, time_zone, contact_email, active, created_at, updated_at, population_municipale, sort_name)",
+        &rows,
+        "ON CONFLICT (siren) DO NOTHING",
+    )
+    .await?;
+    if inserted != rows.len() as u64 {
+        // Which one: a SIREN that existed before, or one listed twice.
+        let sirens: Vec<crate::query::Arg> = orgs.iter().map(|o| text(o.siren.as_str())).collect();
+        let ours: std::collections::HashSet<String> = ids.iter().map(|i| i.to_string()).collect();
+        let taken: Vec<(String, String)> = bulk::fetch_in(
+            tx,
+            "SELECT siren, id FROM organisations WHERE siren IN",
+            &sirens,
+            "",
+        )
+        .await?;
+        let siren = taken
+            .iter()
+            .find(|(_, id)| !ours.contains(id))
+            .map(|(s, _)| s.clone())
+            .or_else(|| {
+                let mut seen = std::collections::HashSet::new();
+                orgs.iter()
+                    .find(|o| !seen.insert(o.siren.as_str()))
+                    .map(|o| o.siren.to_string())
+            })
+            .unwrap_or_default();
+        return Err(AppError::Conflict(format!(
+            "Une organisation existe déjà avec le SIREN {siren}."
+        ))
+        .into());
+    }
+    search::index_many(tx, &docs).await?;
+    audit::append_many(tx, now, &events).await?;
+    Ok(ids)
 }
 
 pub async fn get(h: &mut impl Handle, id: OrgId) -> StoreResult<Option<OrgRow>> {
@@ -191,7 +314,7 @@ pub async fn get_by_siren(h: &mut impl Handle, siren: &Siren) -> StoreResult<Opt
 /// The communes (and CCAS) of an EPCI.
 pub async fn children(h: &mut impl Handle, parent: OrgId) -> StoreResult<Vec<OrgRow>> {
     let rows = run!(h, |c| sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ORG_COLUMNS} FROM organisations WHERE parent_id = $1 ORDER BY name, id"
+        "SELECT {ORG_COLUMNS} FROM organisations WHERE parent_id = $1 ORDER BY sort_name, id"
     )))
     .bind(parent.to_string())
     .fetch_all(c)
@@ -226,9 +349,9 @@ pub async fn list(
     let sql = format!(
         "SELECT {ORG_COLUMNS} FROM organisations
          WHERE (CAST($1 AS TEXT) IS NULL OR kind = $1)
-           AND (CAST($2 AS TEXT) IS NULL OR name > $2 OR (name = $2 AND id > $3))
+           AND (CAST($2 AS TEXT) IS NULL OR sort_name > $2 OR (sort_name = $2 AND id > $3))
            {search_clause}
-         ORDER BY name, id LIMIT $4"
+         ORDER BY sort_name, id LIMIT $4"
     );
     let rows: Vec<OrgRow> = run!(h, |c| {
         let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
@@ -242,7 +365,9 @@ pub async fn list(
         q.fetch_all(c).await
     })?;
     Ok(Page::from_rows(rows, limit, |r| {
-        Cursor::new().push_text(&r.name).push_text(&r.id)
+        Cursor::new()
+            .push_text(r.sort_name.as_deref().unwrap_or_default())
+            .push_text(&r.id)
     }))
 }
 
@@ -308,31 +433,86 @@ impl SubscriptionRow {
     }
 }
 
-/// Subscribes `org` to `service` from `start_date` (`YYYY-MM-DD`), optionally until `end_date`.
+/// A subscription to create.
+#[derive(Clone, Debug)]
+pub struct NewSubscription<'a> {
+    pub service: Service,
+    /// `YYYY-MM-DD`, in the organisation's time zone.
+    pub start_date: &'a str,
+    pub end_date: Option<&'a str>,
+    /// At most this many people may use the service (none: no cap).
+    pub max_users: Option<i32>,
+}
+
+impl<'a> NewSubscription<'a> {
+    pub fn from(service: Service, start_date: &'a str) -> Self {
+        Self {
+            service,
+            start_date,
+            end_date: None,
+            max_users: None,
+        }
+    }
+}
+
+/// Subscribes `org` to a service for a period; refused when it overlaps a subscription to
+/// the same service.
 pub async fn subscribe(
     tx: &mut Tx,
     now: Timestamp,
     org: OrgId,
-    service: Service,
-    start_date: &str,
-    end_date: Option<&str>,
+    sub: NewSubscription<'_>,
     actor: &AuditActor,
 ) -> StoreResult<String> {
-    if end_date.is_some_and(|end| end < start_date) {
+    let valid_date = |d: &str| d.parse::<jiff::civil::Date>().is_ok();
+    if !valid_date(sub.start_date) {
+        return Err(AppError::invalid("start_date", "Saisissez une date de début valide.").into());
+    }
+    if sub.end_date.is_some_and(|end| !valid_date(end)) {
+        return Err(AppError::invalid("end_date", "Saisissez une date de fin valide.").into());
+    }
+    if sub.end_date.is_some_and(|end| end < sub.start_date) {
         return Err(
             AppError::invalid("end_date", "La date de fin doit suivre la date de début.").into(),
         );
     }
+    if sub.max_users.is_some_and(|n| n < 1) {
+        return Err(AppError::invalid(
+            "max_users",
+            "Le nombre maximal d'utilisateurs doit être d'au moins 1.",
+        )
+        .into());
+    }
+    let overlapping: i64 = run!(tx, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM subscriptions
+         WHERE org_id = $1 AND service = $2
+           AND (CAST($4 AS TEXT) IS NULL OR start_date <= $4)
+           AND (end_date IS NULL OR end_date >= $3)"
+    )
+    .bind(org.to_string())
+    .bind(sub.service.code())
+    .bind(sub.start_date)
+    .bind(sub.end_date)
+    .fetch_one(c)
+    .await)?;
+    if overlapping > 0 {
+        return Err(AppError::Conflict(format!(
+            "Un abonnement au service « {} » couvre déjà cette période : mettez-y fin d'abord.",
+            sub.service.label()
+        ))
+        .into());
+    }
     let id = new_id().to_string();
     exec!(tx, sqlx::query(
         "INSERT INTO subscriptions (id, org_id, service, start_date, end_date, max_users, created_at)
-         VALUES ($1, $2, $3, $4, $5, NULL, $6)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7)"
     )
     .bind(&id)
     .bind(org.to_string())
-    .bind(service.code())
-    .bind(start_date)
-    .bind(end_date)
+    .bind(sub.service.code())
+    .bind(sub.start_date)
+    .bind(sub.end_date)
+    .bind(sub.max_users)
     .bind(to_micros(now)))?;
     audit::append(
         tx,
@@ -345,13 +525,177 @@ pub async fn subscribe(
             &id,
         )
         .details(json!({
-            "service": service.code(),
-            "debut": start_date,
-            "fin": end_date,
+            "service": sub.service.code(),
+            "debut": sub.start_date,
+            "fin": sub.end_date,
+            "utilisateurs_max": sub.max_users,
         })),
     )
     .await?;
     Ok(id)
+}
+
+/// Subscribes many organisations to services: what [`subscribe`] writes for each (the row
+/// and its `subscription.created` event), with the same checks, including overlaps with
+/// existing subscriptions and between those given; in a few multi-row statements. All or
+/// nothing (on an error, drop the caller's transaction). Returns the new ids, in order.
+pub async fn subscribe_many(
+    tx: &mut Tx,
+    now: Timestamp,
+    subs: &[(OrgId, NewSubscription<'_>)],
+    actor: &AuditActor,
+) -> StoreResult<Vec<String>> {
+    use std::collections::{HashMap, HashSet};
+
+    use crate::bulk::{self, int, opt_int, opt_text, text};
+    let valid_date = |d: &str| d.parse::<jiff::civil::Date>().is_ok();
+    for (_, sub) in subs {
+        if !valid_date(sub.start_date) {
+            return Err(
+                AppError::invalid("start_date", "Saisissez une date de début valide.").into(),
+            );
+        }
+        if sub.end_date.is_some_and(|end| !valid_date(end)) {
+            return Err(AppError::invalid("end_date", "Saisissez une date de fin valide.").into());
+        }
+        if sub.end_date.is_some_and(|end| end < sub.start_date) {
+            return Err(AppError::invalid(
+                "end_date",
+                "La date de fin doit suivre la date de début.",
+            )
+            .into());
+        }
+        if sub.max_users.is_some_and(|n| n < 1) {
+            return Err(AppError::invalid(
+                "max_users",
+                "Le nombre maximal d'utilisateurs doit être d'au moins 1.",
+            )
+            .into());
+        }
+    }
+    // Periods already held, then each new one against them and those before it.
+    let orgs: Vec<crate::query::Arg> = subs
+        .iter()
+        .map(|(o, _)| o.to_string())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .map(text)
+        .collect();
+    let existing: Vec<(String, String, String, Option<String>)> = bulk::fetch_in(
+        tx,
+        "SELECT org_id, service, start_date, end_date FROM subscriptions WHERE org_id IN",
+        &orgs,
+        "",
+    )
+    .await?;
+    // (organisation, service) → its periods (start, end).
+    type Periods = Vec<(String, Option<String>)>;
+    let mut held: HashMap<(String, String), Periods> = HashMap::new();
+    for (org, service, start, end) in existing {
+        held.entry((org, service)).or_default().push((start, end));
+    }
+    let now_us = to_micros(now);
+    let mut ids = Vec::with_capacity(subs.len());
+    let mut rows = Vec::with_capacity(subs.len());
+    let mut events = Vec::with_capacity(subs.len());
+    for (org, sub) in subs {
+        let key = (org.to_string(), sub.service.code().to_owned());
+        let periods = held.entry(key).or_default();
+        // The condition of `subscribe`'s query, in Rust.
+        let overlaps = periods.iter().any(|(start, end)| {
+            sub.end_date.is_none_or(|e| start.as_str() <= e)
+                && end.as_deref().is_none_or(|e| e >= sub.start_date)
+        });
+        if overlaps {
+            return Err(AppError::Conflict(format!(
+                "Un abonnement au service « {} » couvre déjà cette période : mettez-y fin d'abord.",
+                sub.service.label()
+            ))
+            .into());
+        }
+        periods.push((sub.start_date.to_owned(), sub.end_date.map(str::to_owned)));
+        let id = new_id().to_string();
+        rows.push(vec![
+            text(id.as_str()),
+            text(org.to_string()),
+            text(sub.service.code()),
+            text(sub.start_date),
+            opt_text(sub.end_date),
+            opt_int(sub.max_users),
+            int(now_us),
+        ]);
+        events.push(
+            NewEvent::new(
+                Some(*org),
+                actor,
+                "subscription.created",
+                "subscription",
+                &id,
+            )
+            .details(json!({
+                "service": sub.service.code(),
+                "debut": sub.start_date,
+                "fin": sub.end_date,
+                "utilisateurs_max": sub.max_users,
+            })),
+        );
+        ids.push(id);
+    }
+    bulk::insert(
+        tx,
+        "INSERT INTO subscriptions (id, org_id, service, start_date, end_date, max_users, created_at)",
+        &rows,
+        "",
+    )
+    .await?;
+    audit::append_many(tx, now, &events).await?;
+    Ok(ids)
+}
+
+/// Ends a subscription of `org` on `end_date` (`YYYY-MM-DD`, the last day of service).
+/// Returns false when `org` has no such subscription.
+pub async fn end_subscription(
+    tx: &mut Tx,
+    now: Timestamp,
+    org: OrgId,
+    id: &str,
+    end_date: &str,
+    actor: &AuditActor,
+) -> StoreResult<bool> {
+    let row: Option<SubscriptionRow> = run!(tx, |c| {
+        sqlx::query_as(
+        "SELECT id, org_id, service, start_date, end_date, max_users, created_at FROM subscriptions
+         WHERE id = $1 AND org_id = $2"
+    )
+    .bind(id)
+    .bind(org.to_string())
+    .fetch_optional(c)
+    .await
+    })?;
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    if end_date.parse::<jiff::civil::Date>().is_err() || end_date < row.start_date.as_str() {
+        return Err(AppError::invalid(
+            "end_date",
+            "La date de fin doit être une date valide, au plus tôt le jour du début de l'abonnement.",
+        )
+        .into());
+    }
+    exec!(
+        tx,
+        sqlx::query("UPDATE subscriptions SET end_date = $2 WHERE id = $1")
+            .bind(id)
+            .bind(end_date)
+    )?;
+    audit::append(
+        tx,
+        now,
+        NewEvent::new(Some(org), actor, "subscription.ended", "subscription", id)
+            .details(json!({ "service": row.service, "fin": end_date })),
+    )
+    .await?;
+    Ok(true)
 }
 
 pub async fn subscriptions(h: &mut impl Handle, org: OrgId) -> StoreResult<Vec<SubscriptionRow>> {

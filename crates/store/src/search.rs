@@ -66,6 +66,95 @@ pub async fn index(
     Ok(())
 }
 
+/// One object to index with [`index_many`].
+#[derive(Clone, Debug)]
+pub struct Doc {
+    pub org: Option<OrgId>,
+    pub kind: &'static str,
+    pub object_id: String,
+    pub text: String,
+}
+
+/// Indexes (or re-indexes) many objects: what [`index`] writes for each, in a few
+/// multi-row statements. An object listed twice is indexed with its last text.
+pub async fn index_many(h: &mut Tx, docs: &[Doc]) -> StoreResult<()> {
+    use std::collections::HashMap;
+
+    use crate::bulk::{self, int, opt_text, text};
+    // Last one wins, as if indexed one after the other; and PostgreSQL refuses to update
+    // the same row twice in one statement.
+    let mut last: HashMap<(&str, &str), usize> = HashMap::new();
+    for (i, d) in docs.iter().enumerate() {
+        last.insert((d.kind, d.object_id.as_str()), i);
+    }
+    let docs: Vec<&Doc> = docs
+        .iter()
+        .enumerate()
+        .filter(|(i, d)| last.get(&(d.kind, d.object_id.as_str())) == Some(i))
+        .map(|(_, d)| d)
+        .collect();
+    if docs.is_empty() {
+        return Ok(());
+    }
+    match h.engine() {
+        Engine::Sqlite => {
+            let rows: Vec<_> = docs
+                .iter()
+                .map(|d| {
+                    vec![
+                        text(d.kind),
+                        text(d.object_id.as_str()),
+                        opt_text(d.org.map(|o| o.to_string())),
+                    ]
+                })
+                .collect();
+            let ids: Vec<(i64, String, String)> = bulk::insert_returning(
+                h,
+                "INSERT INTO search_docs (kind, object_id, org_id)",
+                &rows,
+                "ON CONFLICT (kind, object_id) DO UPDATE SET org_id = excluded.org_id
+                 RETURNING id, kind, object_id",
+            )
+            .await?;
+            let by_key: HashMap<(&str, &str), i64> = ids
+                .iter()
+                .map(|(id, kind, object)| ((kind.as_str(), object.as_str()), *id))
+                .collect();
+            let mut rowids = Vec::with_capacity(docs.len());
+            let mut bodies = Vec::with_capacity(docs.len());
+            for d in &docs {
+                if let Some(id) = by_key.get(&(d.kind, d.object_id.as_str())) {
+                    rowids.push(int(*id));
+                    bodies.push(vec![int(*id), text(normalize(&d.text))]);
+                }
+            }
+            bulk::execute_in(h, "DELETE FROM search_fts WHERE rowid IN", &rowids, "").await?;
+            bulk::insert(h, "INSERT INTO search_fts (rowid, body)", &bodies, "").await?;
+        }
+        Engine::Postgres => {
+            let rows: Vec<_> = docs
+                .iter()
+                .map(|d| {
+                    vec![
+                        text(d.kind),
+                        text(d.object_id.as_str()),
+                        opt_text(d.org.map(|o| o.to_string())),
+                        text(normalize(&d.text)),
+                    ]
+                })
+                .collect();
+            bulk::insert(
+                h,
+                "INSERT INTO search_docs (kind, object_id, org_id, body)",
+                &rows,
+                "ON CONFLICT (kind, object_id) DO UPDATE SET org_id = excluded.org_id, body = excluded.body",
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Removes an object from the index.
 pub async fn remove(h: &mut Tx, kind: &str, object_id: &str) -> StoreResult<()> {
     if h.engine() == Engine::Sqlite {
@@ -109,14 +198,23 @@ pub fn match_expression(engine: Engine, query: &str) -> Option<String> {
 /// A subquery selecting the `object_id`s of `kind` that match the expression bound at
 /// placeholder `$match_param` (from [`match_expression`]); `kind` is bound at `$kind_param`.
 pub fn id_subquery(engine: Engine, match_param: usize, kind_param: usize) -> String {
+    id_subquery_at(
+        engine,
+        &format!("${match_param}"),
+        &format!("${kind_param}"),
+    )
+}
+
+/// [`id_subquery`] with placeholders as [`crate::query::Query::arg`] returns them.
+pub fn id_subquery_at(engine: Engine, match_placeholder: &str, kind_placeholder: &str) -> String {
     match engine {
         Engine::Sqlite => format!(
             "SELECT d.object_id FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid \
-             WHERE search_fts MATCH ${match_param} AND d.kind = ${kind_param}"
+             WHERE search_fts MATCH {match_placeholder} AND d.kind = {kind_placeholder}"
         ),
         Engine::Postgres => format!(
             "SELECT d.object_id FROM search_docs d \
-             WHERE d.tsv @@ CAST(${match_param} AS tsquery) AND d.kind = ${kind_param}"
+             WHERE d.tsv @@ CAST({match_placeholder} AS tsquery) AND d.kind = {kind_placeholder}"
         ),
     }
 }

@@ -2,11 +2,13 @@
 //! `POST /api/v1/auth/token`: throttled per address and per account, as long for an unknown
 //! account as for a known one, every failure journaled.
 
+use bouquet_kernel::usage::UsageKind;
 use bouquet_kernel::{AppError, Email};
-use bouquet_store::Platform;
 use bouquet_store::accounts::{self, UserRow};
 use bouquet_store::audit::{self, AuditActor, NewEvent};
+use bouquet_store::{Platform, Tx, orgs, usage};
 use bouquet_webkit::WebResult;
+use jiff::Timestamp;
 use serde_json::json;
 
 /// Where the attempt comes from (recorded in the journal).
@@ -119,4 +121,40 @@ pub async fn check_credentials(
             Ok(Checked::Refused)
         }
     }
+}
+
+/// Opens a session for `user` in the caller's transaction, as signing in does: notes the
+/// sign-in, journals it, and counts a connexion in the usage of the person's first
+/// organisation. Returns the cookie value (shown once, stored hashed).
+pub async fn open_session(
+    tx: &mut Tx,
+    now: Timestamp,
+    user: &UserRow,
+    ip: &str,
+    user_agent: Option<&str>,
+) -> WebResult<String> {
+    let user_id = user.id()?;
+    let cookie = accounts::create_session(tx, now, user_id, Some(ip), user_agent).await?;
+    accounts::record_login(tx, now, user_id).await?;
+    let home = accounts::home_org(tx, user_id).await?;
+    audit::append(
+        tx,
+        now,
+        NewEvent::new(home, &user.audit_actor(), "session.login", "session", ip),
+    )
+    .await?;
+    if let Some(org_id) = home
+        && let Some(org) = orgs::get(tx, org_id).await?
+    {
+        usage::record(
+            tx,
+            now,
+            org_id,
+            &org.tz(),
+            UsageKind::Connexion,
+            Some(user_id),
+        )
+        .await?;
+    }
+    Ok(cookie)
 }

@@ -16,7 +16,10 @@ use bouquet_webkit::{AppState, DemoTerritory, Module, NavItem, OrgCtx, TodoItem,
 use jiff::SignedDuration;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::pages::{admin, auth, dashboard, journal, legal, org_users, profile, referent};
+use crate::pages::{
+    admin, auth, company_signup, dashboard, invitations, journal, legal, org_users, profile,
+    referent,
+};
 
 pub struct PlatformModule;
 
@@ -48,6 +51,18 @@ impl Module for PlatformModule {
                 "/reinitialiser-mot-de-passe",
                 get(auth::reset_form).post(auth::reset),
             )
+            .route(
+                "/invitation",
+                get(invitations::accept_form).post(invitations::accept),
+            )
+            .route(
+                "/inscription-entreprise",
+                get(company_signup::form).post(company_signup::submit),
+            )
+            .route(
+                "/inscription-entreprise/confirmer",
+                get(company_signup::confirm_form).post(company_signup::confirm),
+            )
             .route("/mentions-legales", get(legal::legal))
             .route("/accessibilite", get(legal::accessibility))
             .route("/changer-organisation", get(dashboard::switch))
@@ -65,6 +80,18 @@ impl Module for PlatformModule {
             .route("/o/{siren}/", get(dashboard::dashboard))
             .route("/o/{siren}/journal", get(journal::org_journal))
             .route("/o/{siren}/utilisateurs", get(org_users::list))
+            .route(
+                "/o/{siren}/utilisateurs/inviter",
+                get(invitations::new_form).post(invitations::create),
+            )
+            .route(
+                "/o/{siren}/utilisateurs/invitations/{id}/renvoyer",
+                post(invitations::resend),
+            )
+            .route(
+                "/o/{siren}/utilisateurs/invitations/{id}/annuler",
+                get(invitations::cancel_confirm).post(invitations::cancel),
+            )
             .route("/o/{siren}/utilisateurs/{id}", get(org_users::detail))
             .route(
                 "/o/{siren}/utilisateurs/{id}/roles",
@@ -73,6 +100,14 @@ impl Module for PlatformModule {
             .route(
                 "/o/{siren}/utilisateurs/{id}/retirer",
                 get(org_users::remove_confirm).post(org_users::remove),
+            )
+            .route(
+                "/o/{siren}/utilisateurs/{id}/desactiver",
+                get(org_users::deactivate_confirm).post(org_users::deactivate),
+            )
+            .route(
+                "/o/{siren}/utilisateurs/{id}/reactiver",
+                get(org_users::reactivate_confirm).post(org_users::reactivate),
             )
             .route(
                 "/o/{siren}/contacter-referent",
@@ -113,6 +148,14 @@ impl Module for PlatformModule {
         registry.handle(
             crate::links::SEND_LINK,
             Arc::new(crate::links::SendPasswordLink),
+        );
+        registry.handle(
+            crate::account_links::SEND_INVITATION,
+            Arc::new(crate::account_links::SendInvitation),
+        );
+        registry.handle(
+            crate::account_links::SEND_SIGNUP,
+            Arc::new(crate::account_links::SendSignupConfirmation),
         );
     }
 

@@ -1,7 +1,8 @@
 //! One-time notices after a redirect ("Mot de passe modifié.").
 //!
-//! The cookie carries a code, never free text: only the messages listed here can be shown,
-//! so a forged cookie cannot put words in Bouquet's mouth.
+//! The cookie carries a code, never free text: only the messages listed here, or by a
+//! module's [`Module::flash`](crate::Module::flash), can be shown, so a forged cookie cannot
+//! put words in Bouquet's mouth.
 
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
@@ -36,16 +37,23 @@ pub fn message(code: &str) -> Option<&'static str> {
             "Un lien pour choisir un nouveau mot de passe a été envoyé par courriel (valable une heure)."
         }
         "compte-deja-dans-cet-etat" => "Le compte était déjà dans cet état : rien n'a changé.",
+        "invitation-envoyee" => "L'invitation a été envoyée par courriel (lien valable 7 jours).",
+        "invitation-renvoyee" => {
+            "Un nouveau lien d'invitation a été envoyé (valable 7 jours) : l'ancien ne fonctionne plus."
+        }
+        "invitation-annulee" => "L'invitation a été annulée : son lien ne fonctionne plus.",
+        "invitation-acceptee" => "Bienvenue ! Vous avez maintenant accès à cette organisation.",
+        "entreprise-inscrite" => {
+            "L'espace de votre entreprise est créé. Invitez vos collègues depuis « Utilisateurs »."
+        }
         "journal-intact" => "Le journal est intact : aucune modification détectée.",
         _ => return None,
     })
 }
 
-/// Adds a notice to a response (usually a redirect).
+/// Adds a notice to a response (usually a redirect). Unknown codes are dropped when read.
 pub fn set(mut response: Response, code: &str, secure: bool) -> Response {
-    if message(code).is_some()
-        && let Some(v) = cookies::set(cookies::FLASH, code, secure, Some(60))
-    {
+    if let Some(v) = cookies::set(cookies::FLASH, code, secure, Some(60)) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     response

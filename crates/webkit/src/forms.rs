@@ -384,6 +384,18 @@ impl Fields {
         ids.join(" ")
     }
 
+    /// Adopts the errors of an [`AppError::Invalid`], and a conflict ("already…") as an error
+    /// of `field`; other errors are returned.
+    pub fn absorb_conflict(&mut self, e: AppError, field: &str) -> Result<(), AppError> {
+        match e {
+            AppError::Conflict(message) => {
+                self.error(field, message);
+                Ok(())
+            }
+            other => self.absorb(other),
+        }
+    }
+
     /// Adopts the errors of an [`AppError::Invalid`] (others are returned).
     pub fn absorb(&mut self, e: AppError) -> Result<(), AppError> {
         match e {

@@ -12,7 +12,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
-use bouquet_kernel::policy::Actor;
+use bouquet_kernel::policy::{Actor, PlatformAction, decide_platform};
 use bouquet_kernel::{AppError, UserId};
 use bouquet_store::accounts::{self, MembershipRow, SessionRow, TokenRow, UserRow};
 use bouquet_store::audit::AuditActor;
@@ -41,6 +41,15 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// Refuses (403) unless this person may do a platform-wide `action`.
+    pub fn require(&self, action: PlatformAction) -> Result<(), WebError> {
+        decide_platform(&self.actor, action).map_err(WebError::from)
+    }
+
+    pub fn can(&self, action: PlatformAction) -> bool {
+        decide_platform(&self.actor, action).is_ok()
+    }
+
     pub fn audit_actor(&self) -> AuditActor {
         AuditActor::user(self.user_id, self.user.display_name.clone())
     }

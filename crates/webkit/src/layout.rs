@@ -203,6 +203,18 @@ impl PageCtx {
         )
     }
 
+    /// The chrome of an operator's administration page, under "Administration".
+    pub fn admin_chrome(&self, title: &str) -> Chrome {
+        let chrome = self
+            .chrome(title, None)
+            .crumb("Administration", Some("/admin".into()));
+        if title == "Administration" {
+            chrome
+        } else {
+            chrome.crumb(title, None)
+        }
+    }
+
     pub fn secure(&self) -> bool {
         self.state.platform.settings.secure_cookies()
     }
@@ -223,7 +235,9 @@ impl FromRequestParts<AppState> for PageCtx {
                 .get::<CsrfToken>()
                 .map(|t| t.0.clone())
                 .unwrap_or_default(),
-            flash: cookies::get(&parts.headers, cookies::FLASH).and_then(|c| flash::message(&c)),
+            flash: cookies::get(&parts.headers, cookies::FLASH).and_then(|c| {
+                flash::message(&c).or_else(|| state.modules.iter().find_map(|m| m.flash(&c)))
+            }),
             path: parts.uri.path().to_owned(),
             query: parts.uri.query().unwrap_or_default().to_owned(),
         })

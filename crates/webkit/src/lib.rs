@@ -19,10 +19,13 @@
 //! **API Boundary:** modules use this crate and `bouquet-store`; they never depend on the
 //! `bouquet-web` crate, which composes them.
 
+pub mod api;
 pub mod assets;
 pub mod cookies;
 pub mod csrf;
+pub mod download;
 pub mod error;
+pub mod export;
 pub mod flash;
 pub mod forms;
 pub mod identity;
@@ -32,11 +35,12 @@ pub mod module;
 pub mod org;
 pub mod security;
 pub mod state;
+pub mod views;
 
 pub use error::{WebError, WebResult};
 pub use identity::{ApiUser, CurrentUser, Identity, MaybeUser};
 pub use layout::{Chrome, PageCtx, render};
-pub use module::{DemoTerritory, Module, NavItem, TodoItem};
+pub use module::{AdminCard, DemoTerritory, Module, NavItem, TodoItem};
 pub use org::OrgCtx;
 pub use state::AppState;
 

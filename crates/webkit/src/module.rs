@@ -16,6 +16,7 @@ use bouquet_store::{Platform, StoreResult};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::WebResult;
+use crate::identity::Identity;
 use crate::org::OrgCtx;
 use crate::state::AppState;
 
@@ -38,6 +39,17 @@ pub struct TodoItem {
     pub detail: Option<String>,
     /// Shown first: something is late or failing.
     pub urgent: bool,
+}
+
+/// A card of the operator's administration home page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminCard {
+    pub title: String,
+    pub href: String,
+    /// One sentence: what is there, with a figure when useful.
+    pub body: String,
+    /// Orders cards across modules (lower first; the platform's own start at 100).
+    pub order: i32,
 }
 
 /// A job a module wants run periodically (reminders, alerts, purges).
@@ -116,6 +128,20 @@ pub trait Module: Send + Sync + 'static {
     /// What this person has to do in this organisation.
     async fn todos(&self, _state: &AppState, _ctx: &OrgCtx) -> WebResult<Vec<TodoItem>> {
         Ok(Vec::new())
+    }
+
+    /// Cards of the administration home page for this person (operator staff).
+    async fn admin_cards(
+        &self,
+        _state: &AppState,
+        _identity: &Identity,
+    ) -> WebResult<Vec<AdminCard>> {
+        Ok(Vec::new())
+    }
+
+    /// The one-time notice shown after a redirect with this code (see [`crate::flash`]).
+    fn flash(&self, _code: &str) -> Option<&'static str> {
+        None
     }
 
     /// Adds this module's activity to the demo territory (first start of `serve --demo`).

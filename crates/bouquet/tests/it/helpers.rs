@@ -121,6 +121,9 @@ pub struct TestApp {
     pub state: bouquet_webkit::AppState,
     pub clock: Arc<ManualClock>,
     pub dir: tempfile::TempDir,
+    /// The e-mails the jobs due at start-up sent (the daily reminders of the demo); the
+    /// outbox is emptied after them, so that each test sees only the mails it caused.
+    pub startup_mails: Vec<bouquet_store::mail::SentMail>,
     shutdown: CancellationToken,
 }
 
@@ -168,12 +171,21 @@ pub async fn spawn_app_with(
     tokio::spawn(async move {
         let _ = app.run_until_stopped(token).await;
     });
+    worker::drain(&platform, &state.registry, "test")
+        .await
+        .expect("start-up jobs");
+    let outbox = dir.path().join("emails");
+    let startup_mails = bouquet_store::mail::list_sent(&outbox).expect("mails");
+    if outbox.exists() {
+        std::fs::remove_dir_all(&outbox).expect("outbox");
+    }
     TestApp {
         base,
         platform,
         state,
         clock,
         dir,
+        startup_mails,
         shutdown,
     }
 }

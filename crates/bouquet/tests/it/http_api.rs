@@ -38,7 +38,15 @@ async fn a_token_opens_me_with_organisations_and_roles() {
         orgs[0]["roles"],
         json!(["member_admin", "agent", "referent_numerique"])
     );
-    assert_eq!(me["followed"].as_array().unwrap().len(), 3);
+    // The three communes and the CCAS of Janzé: the référent follows all of the EPCI.
+    let followed: Vec<&str> = me["followed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(followed.len(), 4, "{followed:?}");
+    assert!(followed.contains(&"CCAS de Janzé (démo)"), "{followed:?}");
     // Tokens expire.
     app.clock.advance(jiff::SignedDuration::from_hours(13));
     let r = app.api(token).get("/api/v1/me").await;
@@ -392,11 +400,17 @@ async fn openapi_describes_every_api_route() {
             "/api/v1/me/tokens",
             "/api/v1/me/tokens/{id}",
             "/api/v1/o/{siren}",
+            "/api/v1/o/{siren}/invitations",
+            "/api/v1/o/{siren}/invitations/{id}",
+            "/api/v1/o/{siren}/invitations/{id}/resend",
             "/api/v1/o/{siren}/journal",
+            "/api/v1/o/{siren}/subscriptions",
             "/api/v1/o/{siren}/usage",
             "/api/v1/o/{siren}/users",
             "/api/v1/o/{siren}/users/{id}",
             "/api/v1/o/{siren}/users/{id}/roles",
+            "/api/v1/organisations",
+            "/api/v1/organisations/{siren}",
         ]
     );
     // Every operation says something in French and declares its errors.

@@ -40,8 +40,9 @@ async fn every_demo_account_lands_on_its_dashboard() {
             "/o/213500051/",
             vec![
                 "Arbrissel",
-                "Aucun service n'est encore disponible",
-                "Actes, Flux comptables, Parapheur, Information publique en ligne",
+                "Vos services",
+                "Information publique en ligne",
+                "Ouverture prochaine sur la plateforme",
                 "Gérer les utilisateurs",
             ],
         ),

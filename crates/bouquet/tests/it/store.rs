@@ -828,51 +828,98 @@ async fn organisations_subscriptions_and_lists() {
         drop(c);
         // Subscriptions are active from their start to their end, in local dates.
         let a = arbrissel.id().unwrap();
+        let now = p.clock.now();
         let mut tx = p.db.begin().await.unwrap();
+        let sub = |service, start, end: Option<&'static str>| orgs::NewSubscription {
+            service,
+            start_date: start,
+            end_date: end,
+            max_users: None,
+        };
         orgs::subscribe(
             &mut tx,
-            p.clock.now(),
+            now,
             a,
-            Service::Actes,
-            "2025-01-01",
-            None,
+            sub(Service::Actes, "2025-01-01", None),
+            &actor(),
+        )
+        .await
+        .unwrap();
+        let helios = orgs::subscribe(
+            &mut tx,
+            now,
+            a,
+            sub(Service::Helios, "2025-01-01", None),
             &actor(),
         )
         .await
         .unwrap();
         orgs::subscribe(
             &mut tx,
-            p.clock.now(),
+            now,
             a,
-            Service::Helios,
-            "2025-01-01",
-            Some("2026-11-22"),
-            &actor(),
-        )
-        .await
-        .unwrap();
-        orgs::subscribe(
-            &mut tx,
-            p.clock.now(),
-            a,
-            Service::Marches,
-            "2026-12-01",
-            None,
+            sub(Service::Marches, "2026-12-01", None),
             &actor(),
         )
         .await
         .unwrap();
         let bad = orgs::subscribe(
             &mut tx,
-            p.clock.now(),
+            now,
             a,
-            Service::Factures,
-            "2026-12-01",
-            Some("2026-01-01"),
+            sub(Service::Factures, "2026-12-01", Some("2026-01-01")),
             &actor(),
         )
         .await;
         assert!(matches!(bad, Err(StoreError::App(AppError::Invalid(_)))));
+        // Overlapping the same service is refused, and the transaction goes on (no error
+        // left pending on PostgreSQL).
+        let twice = orgs::subscribe(
+            &mut tx,
+            now,
+            a,
+            sub(Service::Actes, "2026-06-01", None),
+            &actor(),
+        )
+        .await;
+        assert!(matches!(twice, Err(StoreError::App(AppError::Conflict(_)))));
+        let capped = orgs::NewSubscription {
+            max_users: Some(0),
+            ..sub(Service::Archives, "2026-01-01", None)
+        };
+        assert!(
+            orgs::subscribe(&mut tx, now, a, capped, &actor())
+                .await
+                .is_err()
+        );
+        // Ended yesterday (22 November): no longer active today.
+        assert!(
+            orgs::end_subscription(&mut tx, now, a, &helios, "2026-11-22", &actor())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !orgs::end_subscription(&mut tx, now, OrgId::new(), &helios, "2026-11-22", &actor())
+                .await
+                .unwrap(),
+            "another organisation's subscription"
+        );
+        assert!(
+            orgs::end_subscription(&mut tx, now, a, &helios, "2024-01-01", &actor())
+                .await
+                .is_err(),
+            "before its start"
+        );
+        // After its end, the same service can be subscribed again.
+        orgs::subscribe(
+            &mut tx,
+            now,
+            a,
+            sub(Service::Helios, "2027-01-01", None),
+            &actor(),
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
         let mut c = p.db.read().await.unwrap();
         let services = orgs::active_services(&mut c, &arbrissel, p.clock.now())

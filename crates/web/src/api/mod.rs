@@ -5,32 +5,18 @@
 
 pub mod account;
 pub mod admin;
+pub mod invitations;
 pub mod org;
 
-use bouquet_kernel::clock::from_micros;
-use serde::Serialize;
-use utoipa::ToSchema;
+pub use bouquet_webkit::api::{Paged, rfc3339};
 use utoipa_axum::router::OpenApiRouter;
 
 use bouquet_webkit::AppState;
-
-/// A page of results.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Paged<T: ToSchema> {
-    pub items: Vec<T>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
-/// RFC 3339, UTC.
-pub fn rfc3339(micros: i64) -> String {
-    from_micros(micros).to_string()
-}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(account::router())
         .merge(org::router())
+        .merge(invitations::router())
         .merge(admin::router())
 }

@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bouquet_kernel::clock::time_zone;
 use bouquet_kernel::org::DEFAULT_TIME_ZONE;
-use bouquet_kernel::policy::{PlatformAction, decide_platform};
+use bouquet_kernel::policy::PlatformAction;
 use bouquet_kernel::{AppError, Email, OrgKind, Role, RoleSet, Siren, UserId};
 use bouquet_store::accounts;
 use bouquet_store::audit;
@@ -20,21 +20,14 @@ use bouquet_webkit::{CurrentUser, Identity, PageCtx, WebError, WebResult, flash,
 use serde::Deserialize;
 
 use crate::links::{Purpose, queue_password_link};
-use crate::views;
+use bouquet_webkit::views;
 
 fn require(identity: &Identity, action: PlatformAction) -> WebResult<()> {
-    decide_platform(&identity.actor, action).map_err(WebError::from)
+    identity.require(action)
 }
 
 fn admin_chrome(page: &PageCtx, title: &str) -> Chrome {
-    let chrome = page
-        .chrome(title, None)
-        .crumb("Administration", Some("/admin".into()));
-    if title == "Administration" {
-        chrome
-    } else {
-        chrome.crumb(title, None)
-    }
+    page.admin_chrome(title)
 }
 
 #[derive(Template)]
@@ -48,10 +41,16 @@ struct IndexPage {
     events: String,
     demo: bool,
     is_admin: bool,
+    cards: Vec<bouquet_webkit::AdminCard>,
 }
 
 pub async fn index(page: PageCtx, CurrentUser(identity): CurrentUser) -> WebResult<Response> {
     require(&identity, PlatformAction::ReadAllMembers)?;
+    let mut cards = Vec::new();
+    for module in &page.state.modules {
+        cards.extend(module.admin_cards(&page.state, &identity).await?);
+    }
+    cards.sort_by_key(|c| c.order);
     let mut conn = page.state.platform.db.read().await?;
     let counts = jobs::counts(&mut conn).await?;
     let count_of = |s: &str| counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
@@ -79,6 +78,7 @@ pub async fn index(page: PageCtx, CurrentUser(identity): CurrentUser) -> WebResu
         ),
         demo: page.state.platform.settings.demo,
         is_admin: identity.actor.is_operator_admin(),
+        cards,
     })
 }
 

@@ -4,11 +4,9 @@
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use bouquet_kernel::usage::UsageKind;
 use bouquet_kernel::{AppError, Email};
 use bouquet_store::accounts::{self, ResetProblem};
 use bouquet_store::audit::{self, NewEvent};
-use bouquet_store::{orgs, usage};
 use bouquet_webkit::forms::{Fields, Form, Params};
 use bouquet_webkit::layout::{Chrome, render_status, see_other};
 use bouquet_webkit::{PageCtx, WebError, WebResult, cookies, flash, render};
@@ -16,8 +14,8 @@ use serde::Deserialize;
 
 use super::{ClientIp, UserAgent};
 use crate::links::{Purpose, queue_password_link};
-use crate::login::{Channel, Checked, check_credentials, wait_message};
-use crate::views::safe_next;
+use crate::login::{Channel, Checked, check_credentials, open_session, wait_message};
+use bouquet_webkit::views::safe_next;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -98,31 +96,8 @@ pub async fn login(
             return Ok(response);
         }
     };
-    let now = p.clock.now();
-    let user_id = user.id()?;
     let mut tx = p.db.begin().await?;
-    let cookie = accounts::create_session(&mut tx, now, user_id, Some(&ip), ua.as_deref()).await?;
-    accounts::record_login(&mut tx, now, user_id).await?;
-    let home = accounts::home_org(&mut tx, user_id).await?;
-    audit::append(
-        &mut tx,
-        now,
-        NewEvent::new(home, &user.audit_actor(), "session.login", "session", &ip),
-    )
-    .await?;
-    if let Some(org_id) = home
-        && let Some(org) = orgs::get(&mut tx, org_id).await?
-    {
-        usage::record(
-            &mut tx,
-            now,
-            org_id,
-            &org.tz(),
-            UsageKind::Connexion,
-            Some(user_id),
-        )
-        .await?;
-    }
+    let cookie = open_session(&mut tx, p.clock.now(), &user, &ip, ua.as_deref()).await?;
     tx.commit().await?;
     let mut response = see_other(&suite);
     if let Some(v) = cookies::set(cookies::SESSION, &cookie, page.secure(), None) {

@@ -7,7 +7,7 @@ use askama::Template;
 use axum::response::Response;
 use bouquet_kernel::policy::Action;
 use bouquet_kernel::usage::UsageKind;
-use bouquet_kernel::{AppError, OrgId, OrgKind, Role, Siren};
+use bouquet_kernel::{AppError, OrgId, OrgKind, Role, Service, Siren};
 use bouquet_store::orgs::{self, OrgRow};
 use bouquet_store::{accounts, audit, jobs, usage};
 use bouquet_webkit::forms::Params;
@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 
-use crate::views;
+use bouquet_webkit::views;
 
 /// `/`: the signed-in person lands in their organisation; others sign in.
 pub async fn home(page: PageCtx) -> Response {
@@ -48,7 +48,8 @@ pub async fn switch(
 pub struct ServiceTile {
     pub label: &'static str,
     pub description: &'static str,
-    pub href: String,
+    /// The service's pages, when this build serves them.
+    pub href: Option<String>,
 }
 
 pub struct UsageRow {
@@ -77,7 +78,6 @@ struct DashboardPage {
     kind_label: &'static str,
     todos: Vec<TodoItem>,
     services: Vec<ServiceTile>,
-    subscribed_elsewhere: Vec<&'static str>,
     followed: Vec<UsageRow>,
     communes: Vec<UsageRow>,
     stats: Vec<Stat>,
@@ -183,23 +183,20 @@ pub async fn dashboard(page: PageCtx, ctx: OrgCtx) -> WebResult<Response> {
     }
     todos.sort_by_key(|t| !t.urgent);
 
-    let services: Vec<ServiceTile> = state
-        .modules
-        .iter()
-        .filter_map(|m| m.service())
+    // Every service the organisation subscribed, and only those: linked when this build
+    // serves it, announced otherwise.
+    let services: Vec<ServiceTile> = Service::ALL
+        .into_iter()
         .filter(|s| ctx.can(Action::ReadService(*s)))
         .map(|s| ServiceTile {
             label: s.label(),
             description: s.description(),
-            href: ctx.href(&format!("/{}", s.slug())),
+            href: state
+                .modules
+                .iter()
+                .any(|m| m.service() == Some(s))
+                .then(|| ctx.href(&format!("/{}", s.slug()))),
         })
-        .collect();
-    let subscribed_elsewhere: Vec<&'static str> = ctx
-        .facts
-        .services
-        .iter()
-        .filter(|s| !state.modules.iter().any(|m| m.service() == Some(*s)))
-        .map(|s| s.label())
         .collect();
 
     let my_roles = identity.actor.roles_in(ctx.org_id).unwrap_or_default();
@@ -273,7 +270,6 @@ pub async fn dashboard(page: PageCtx, ctx: OrgCtx) -> WebResult<Response> {
         kind_label: ctx.org.kind_label(),
         todos,
         services,
-        subscribed_elsewhere,
         followed,
         communes,
         stats,

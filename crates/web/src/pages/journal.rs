@@ -3,11 +3,10 @@
 
 use askama::Template;
 use axum::response::Response;
-use bouquet_kernel::audit::action_label;
 use bouquet_kernel::clock::time_zone;
 use bouquet_kernel::policy::{Action, PlatformAction, decide_platform};
 use bouquet_kernel::{Email, Siren};
-use bouquet_store::audit::{self, EventRow, JournalFilter};
+use bouquet_store::audit::{self, JournalFilter};
 use bouquet_store::page::Cursor;
 use bouquet_store::{accounts, orgs};
 use bouquet_webkit::forms::{Fields, Params};
@@ -17,29 +16,9 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 
-use crate::views;
+use bouquet_webkit::views;
 
-pub struct EventView {
-    pub at: String,
-    pub who: String,
-    pub action: String,
-    pub object: String,
-    pub details: Vec<(String, String)>,
-    pub org: Option<String>,
-}
-
-pub fn event_view(e: &EventRow, tz: &TimeZone, org_name: Option<String>) -> EventView {
-    EventView {
-        at: views::at(e.at, tz),
-        who: e.actor_label.clone(),
-        action: action_label(&e.action).map_or_else(|| e.action.clone(), str::to_owned),
-        object: format!("{} {}", e.object_type, e.object_id)
-            .trim()
-            .to_owned(),
-        details: views::details(&e.details),
-        org: org_name,
-    }
-}
+pub use bouquet_webkit::views::{EventView, event_view};
 
 /// The families of actions offered in the filter.
 pub const ACTION_FILTERS: &[(&str, &str)] = &[
@@ -49,6 +28,9 @@ pub const ACTION_FILTERS: &[(&str, &str)] = &[
     ("organisation.", "Organisations"),
     ("subscription.", "Abonnements"),
     ("referent.", "Référents"),
+    ("member.", "Adhésions"),
+    ("engagement.", "Conventions et chartes"),
+    ("invitation.", "Invitations"),
     ("job.", "Tâches"),
 ];
 

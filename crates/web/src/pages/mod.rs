@@ -2,7 +2,9 @@
 
 pub mod admin;
 pub mod auth;
+pub mod company_signup;
 pub mod dashboard;
+pub mod invitations;
 pub mod journal;
 pub mod legal;
 pub mod org_users;
@@ -13,7 +15,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use bouquet_webkit::AppState;
 
-use crate::views;
+use bouquet_webkit::views;
 
 /// The caller's IP address (see [`views::client_ip`]).
 pub struct ClientIp(pub String);

@@ -1,5 +1,5 @@
-//! The people of an organisation: list, roles, removal (its administrators), read-only for
-//! its référent and the operator's staff.
+//! The people of an organisation: list, roles, removal, deactivation of an account used only
+//! here (its administrators), read-only for its référent and the operator's staff.
 
 use askama::Template;
 use axum::extract::Path;
@@ -15,7 +15,10 @@ use bouquet_webkit::{AppState, OrgCtx, PageCtx, WebError, WebResult, flash, rend
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 
-use crate::views;
+use bouquet_webkit::views;
+
+use super::invitations::{self as invitations_page, InvitationView};
+use bouquet_store::invitations;
 
 pub struct UserView {
     pub id: String,
@@ -60,6 +63,9 @@ struct ListPage {
     query: String,
     users: Vec<UserView>,
     next: Option<String>,
+    /// Administrators invite people and see the open invitations.
+    can_manage: bool,
+    invitations: Vec<InvitationView>,
 }
 
 pub async fn list(page: PageCtx, ctx: OrgCtx, Params(q): Params<ListQuery>) -> WebResult<Response> {
@@ -68,6 +74,18 @@ pub async fn list(page: PageCtx, ctx: OrgCtx, Params(q): Params<ListQuery>) -> W
     let mut conn = page.state.platform.db.read().await?;
     let query = Some(q.q.as_str()).filter(|s| !s.trim().is_empty());
     let result = accounts::org_users(&mut conn, ctx.org_id, query, cursor.as_ref(), 50).await?;
+    let can_manage = ctx.can(Action::ManageUsers);
+    let now = page.state.platform.clock.now();
+    let invitations = if can_manage {
+        invitations::open(&mut conn, ctx.org_id, None, 200)
+            .await?
+            .items
+            .iter()
+            .map(|i| invitations_page::view(i, &ctx.tz, now))
+            .collect()
+    } else {
+        Vec::new()
+    };
     render(&ListPage {
         chrome: page
             .chrome("Utilisateurs", Some(&ctx))
@@ -78,6 +96,8 @@ pub async fn list(page: PageCtx, ctx: OrgCtx, Params(q): Params<ListQuery>) -> W
         query: q.q.clone(),
         users: result.items.iter().map(|u| view(u, &ctx.tz)).collect(),
         next: views::next_page(&page.path, &page.query, result.next.as_deref()),
+        can_manage,
+        invitations,
     })
 }
 
@@ -101,6 +121,9 @@ struct DetailPage {
     roles: Vec<(&'static str, &'static str, bool)>,
     can_manage: bool,
     is_self: bool,
+    /// How many other organisations the person belongs to (an account used elsewhere is not
+    /// deactivated from here).
+    other_orgs: usize,
 }
 
 fn role_choices(ctx: &OrgCtx, held: RoleSet) -> Vec<(&'static str, &'static str, bool)> {
@@ -117,6 +140,7 @@ pub async fn detail(
 ) -> WebResult<Response> {
     ctx.require(Action::ReadUsers)?;
     let (user_id, row) = member(&page.state, &ctx, &id).await?;
+    let other_orgs = other_orgs(&page.state, &ctx, user_id).await?;
     render(&DetailPage {
         chrome: page
             .chrome(&row.display_name, Some(&ctx))
@@ -129,7 +153,18 @@ pub async fn detail(
         f: Fields::new(),
         can_manage: ctx.can(Action::ManageUsers),
         is_self: user_id == ctx.identity.user_id,
+        other_orgs,
     })
+}
+
+/// The number of organisations other than the acting one where `user` has access.
+async fn other_orgs(state: &AppState, ctx: &OrgCtx, user: UserId) -> WebResult<usize> {
+    let mut conn = state.platform.db.read().await?;
+    Ok(accounts::memberships(&mut conn, user)
+        .await?
+        .iter()
+        .filter(|m| m.org_id != ctx.org_id.to_string())
+        .count())
 }
 
 /// `roles=agent&roles=member_admin` (checkboxes): parsed by hand, serde_urlencoded does not
@@ -186,6 +221,7 @@ pub async fn set_roles(
         f.error("roles", problem);
     }
     if f.has_errors() {
+        let other_orgs = other_orgs(&page.state, &ctx, user_id).await?;
         return render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             &DetailPage {
@@ -201,6 +237,7 @@ pub async fn set_roles(
                 f,
                 can_manage: true,
                 is_self: user_id == ctx.identity.user_id,
+                other_orgs,
             },
         );
     }
@@ -286,4 +323,143 @@ pub async fn remove(
         "acces-retire",
         page.secure(),
     ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Deactivating an account used only here
+
+#[derive(Template)]
+#[template(path = "org_user_active.html")]
+struct ActivePage {
+    chrome: Chrome,
+    user: UserView,
+    org_name: String,
+    base: String,
+    activate: bool,
+}
+
+/// Refuses (409 or 403, with the reason) unless the caller may deactivate or reactivate the
+/// account of `user_id`: not their own, used in no other organisation (there, removing the
+/// access is what applies), and an operator's account only by a platform administrator.
+async fn may_set_active(
+    state: &AppState,
+    ctx: &OrgCtx,
+    user_id: UserId,
+    row: &OrgUserRow,
+) -> WebResult<()> {
+    if user_id == ctx.identity.user_id {
+        return Err(WebError(AppError::Conflict(
+            "Vous ne pouvez pas désactiver votre propre compte : demandez-le à un autre administrateur.".into(),
+        )));
+    }
+    let others = other_orgs(state, ctx, user_id).await?;
+    if others > 0 {
+        return Err(WebError(AppError::Conflict(format!(
+            "Le compte de {} sert aussi dans {} : vous ne pouvez pas le désactiver. Retirez plutôt son accès à {}.",
+            row.display_name,
+            if others == 1 {
+                "une autre organisation".to_owned()
+            } else {
+                format!("{others} autres organisations")
+            },
+            ctx.org.name
+        ))));
+    }
+    if row.roles().iter().any(Role::is_operator_role) && !ctx.identity.actor.is_operator_admin() {
+        return Err(WebError(AppError::Forbidden(
+            "Seul un administrateur de la plateforme peut désactiver le compte d'un membre de l'équipe de l'opérateur.".into(),
+        )));
+    }
+    Ok(())
+}
+
+async fn active_confirm(
+    page: PageCtx,
+    ctx: OrgCtx,
+    id: String,
+    activate: bool,
+) -> WebResult<Response> {
+    ctx.require(Action::ManageUsers)?;
+    let (user_id, row) = member(&page.state, &ctx, &id).await?;
+    may_set_active(&page.state, &ctx, user_id, &row).await?;
+    let title = if activate {
+        "Réactiver le compte"
+    } else {
+        "Désactiver le compte"
+    };
+    render(&ActivePage {
+        chrome: page
+            .chrome(title, Some(&ctx))
+            .crumb("Utilisateurs", Some(ctx.href("/utilisateurs")))
+            .crumb(
+                row.display_name.clone(),
+                Some(ctx.href(&format!("/utilisateurs/{id}"))),
+            )
+            .crumb(title, None),
+        user: view(&row, &ctx.tz),
+        org_name: ctx.org.name.clone(),
+        base: ctx.href(&format!("/utilisateurs/{id}")),
+        activate,
+    })
+}
+
+async fn set_active(page: PageCtx, ctx: OrgCtx, id: String, active: bool) -> WebResult<Response> {
+    ctx.require(Action::ManageUsers)?;
+    let (user_id, row) = member(&page.state, &ctx, &id).await?;
+    may_set_active(&page.state, &ctx, user_id, &row).await?;
+    let p = &page.state.platform;
+    let mut tx = p.db.begin().await?;
+    let changed = accounts::set_active(
+        &mut tx,
+        p.clock.now(),
+        user_id,
+        active,
+        &ctx.identity.audit_actor(),
+    )
+    .await?;
+    tx.commit().await?;
+    let code = match (changed, active) {
+        (false, _) => "compte-deja-dans-cet-etat",
+        (true, true) => "compte-reactive",
+        (true, false) => "compte-desactive",
+    };
+    Ok(flash::set(
+        see_other(&ctx.href(&format!("/utilisateurs/{id}"))),
+        code,
+        page.secure(),
+    ))
+}
+
+pub async fn deactivate_confirm(
+    page: PageCtx,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+) -> WebResult<Response> {
+    active_confirm(page, ctx, id, false).await
+}
+
+pub async fn deactivate(
+    page: PageCtx,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+    Form(_): Form<Confirm>,
+) -> WebResult<Response> {
+    set_active(page, ctx, id, false).await
+}
+
+pub async fn reactivate_confirm(
+    page: PageCtx,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+) -> WebResult<Response> {
+    active_confirm(page, ctx, id, true).await
+}
+
+pub async fn reactivate(
+    page: PageCtx,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+    Form(_): Form<Confirm>,
+) -> WebResult<Response> {
+    set_active(page, ctx, id, true).await
 }

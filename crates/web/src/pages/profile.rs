@@ -14,7 +14,7 @@ use bouquet_webkit::{CurrentUser, PageCtx, WebError, WebResult, flash, render};
 use jiff::SignedDuration;
 use serde::Deserialize;
 
-use crate::views;
+use bouquet_webkit::views;
 
 pub struct OrgLine {
     pub siren: String,

@@ -5,10 +5,35 @@ use std::net::SocketAddr;
 use axum::extract::ConnectInfo;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use bouquet_kernel::audit::action_label;
 use bouquet_kernel::clock::{format_fr, from_micros};
 use bouquet_kernel::{Role, RoleSet};
+use bouquet_store::audit::EventRow;
 use jiff::tz::TimeZone;
 use serde_json::Value;
+
+/// A journal event, for people.
+pub struct EventView {
+    pub at: String,
+    pub who: String,
+    pub action: String,
+    pub object: String,
+    pub details: Vec<(String, String)>,
+    pub org: Option<String>,
+}
+
+pub fn event_view(e: &EventRow, tz: &TimeZone, org_name: Option<String>) -> EventView {
+    EventView {
+        at: at(e.at, tz),
+        who: e.actor_label.clone(),
+        action: action_label(&e.action).map_or_else(|| e.action.clone(), str::to_owned),
+        object: format!("{} {}", e.object_type, e.object_id)
+            .trim()
+            .to_owned(),
+        details: details(&e.details),
+        org: org_name,
+    }
+}
 
 /// "23/11/2026 à 14:05" in `tz`.
 pub fn at(micros: i64, tz: &TimeZone) -> String {
