@@ -383,9 +383,17 @@ class Journey {
   async fill(page, selector, value) {
     if (this.keyboard) {
       await this.tabTo(page, selector);
-      await page.keyboard.press("Control+A");
-      await page.keyboard.press("Backspace");
-      await page.keyboard.type(value);
+      if ((await page.$eval(selector, (el) => el.type)) === "date") {
+        // A date field is typed as a person does, digits only, in the order the browser shows
+        // (day first in French; Chromium's headless shell may show month first whatever
+        // the locale, see `dateOrder`); it moves from one part to the next by itself.
+        const [y, m, d] = value.split("-");
+        await page.keyboard.type(dateOrder === "dmy" ? `${d}${m}${y}` : `${m}${d}${y}`);
+      } else {
+        await page.keyboard.press("Control+A");
+        await page.keyboard.press("Backspace");
+        await page.keyboard.type(value);
+      }
     } else {
       await page.fill(selector, value);
     }
@@ -624,6 +632,7 @@ const JOURNEYS = [
       await visit(anon, "/accessibilite");
       await visit(anon, "/nulle-part", { status: 404 });
       await visit(anon, "/reinitialiser-mot-de-passe?jeton=inconnu", { status: 410 });
+      await visit(anon, "/inscription-entreprise");
 
       const agent = await t.newPage();
       await t.loginTo(agent, ACCOUNTS.agent);
@@ -655,12 +664,15 @@ const JOURNEYS = [
         await visit(agent, href);
       });
       await visit(agent, "/o/213500051/contacter-referent");
+      await visit(agent, "/o/213500051/adhesion");
+      await visit(agent, "/o/213500051/utilisateurs/inviter");
       await visit(agent, "/admin", { status: 403 });
 
       const epci = await t.newPage();
       await t.loginTo(epci, ACCOUNTS.epci);
       if (t.keyboard) await t.step("tableau de bord EPCI au clavier", () => t.tabThrough(epci));
       await visit(epci, "/o/243500634/parametres");
+      await visit(epci, "/o/243500634/referents");
 
       const admin = await t.newPage();
       await t.loginTo(admin, ACCOUNTS.admin);
@@ -672,6 +684,11 @@ const JOURNEYS = [
         "/admin/taches",
         "/admin/journal",
         "/admin/courriels",
+        "/admin/membres?statut=membre&type=commune",
+        "/admin/membres/243500634",
+        "/admin/membres/nouveau/autre",
+        "/admin/membres/import",
+        "/admin/registre",
       ]) {
         await visit(admin, path);
       }
@@ -682,9 +699,163 @@ const JOURNEYS = [
       });
     },
   },
+  {
+    name: "6. Adhésion d'une commune / a commune joins",
+    async run(t) {
+      const ESSE = "213501083";
+      const base = `/admin/membres/${ESSE}`;
+      const admin = await t.newPage();
+      const today = new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/Paris" }).format(new Date());
+      await t.loginTo(admin, ACCOUNTS.admin);
+      await t.step("liste des membres / member list", async () => {
+        await t.goto(admin, "/admin/membres");
+        assert.equal(await t.h1(admin), "Membres");
+        if (t.modeName === "desktop") await t.screenshot(admin, "membres.png");
+      });
+      await t.step("aperçu d'un import / an import's preview", async () => {
+        await t.activate(admin, "a", { text: "Importer un fichier" });
+        assert.equal(t.path(admin), "/admin/membres/import");
+        const csv = "siren;nom;statut;date;services\r\n200064483;Châteaugiron;membre;01/01/2017;actes, parapheur\r\n213501365;Janzé;membre;;\r\n";
+        await admin.setInputFiles("#fichier", { name: "membres.csv", mimeType: "text/csv", buffer: Buffer.from(csv, "utf8") });
+        await t.activate(admin, "button[type=submit]", { text: "Vérifier le fichier" });
+        assert.equal(await t.h1(admin), "Vérifier l'import");
+        assert.match(await admin.textContent("main"), /1 ligne comporte des erreurs/);
+        if (t.modeName === "desktop") await t.screenshot(admin, "import-apercu.png");
+        await t.goto(admin, "/admin/membres");
+        await t.activate(admin, "a", { text: "Ajouter un membre" });
+        assert.equal(t.path(admin), "/admin/membres/nouveau");
+      });
+      await t.step("chercher Essé dans le référentiel / search the registry", async () => {
+        await t.fill(admin, "#q", "Essé");
+        await t.activate(admin, "button[type=submit]", { text: "Chercher" });
+        assert.ok((await admin.locator("main tr", { hasText: ESSE }).count()) >= 1, "Essé trouvée / found");
+        await t.activate(admin, "a", { text: "Choisir", rowText: ESSE });
+        assert.equal(t.path(admin), `/admin/membres/nouveau/${ESSE}`);
+      });
+      await t.step("éligible à Mairie connectée / eligible to Mairie connectée", async () => {
+        assert.match(await admin.textContent("#mairie-connectee"), /Éligible/);
+        if (t.modeName === "desktop") await t.screenshot(admin, "ajout-membre.png");
+      });
+      await t.step("enregistrer l'adhésion / enrol", async () => {
+        await t.choose(admin, "#status", "Membre");
+        await t.fill(admin, "#effective_date", today);
+        await t.activate(admin, "button[type=submit]", { text: "Ajouter le membre" });
+        assert.equal(t.path(admin), base);
+        assert.match(await admin.textContent(".notice[role=status]"), /Le membre a été ajouté/);
+      });
+      const openPanel = async (summary) => {
+        if (t.keyboard) {
+          await t.tabTo(admin, "summary", { text: summary });
+          await admin.keyboard.press("Enter");
+        } else {
+          await admin.locator("summary", { hasText: summary }).click();
+        }
+      };
+      await t.step("préparer la charte Mairie connectée / prepare the charter", async () => {
+        await openPanel("Préparer une convention ou une charte");
+        await t.choose(admin, "#template", "Charte de fonctionnement de l'offre de services numériques essentiels « Mairie connectée »");
+        await t.fill(admin, "#starts_on", today);
+        await t.activate(admin, "button[type=submit]", { text: "Préparer le document" });
+        assert.match(await admin.textContent(".notice[role=status]"), /Le document a été préparé/);
+      });
+      await t.step("enregistrer la charte signée / record the signed charter", async () => {
+        const href = await admin.locator('a[href$="/modele.pdf"]').first().getAttribute("href");
+        const pdf = await admin.request.get(href);
+        assert.equal(pdf.status(), 200);
+        assert.equal(pdf.headers()["content-type"], "application/pdf");
+        const body = await pdf.body();
+        await t.activate(admin, "a", { text: "Enregistrer la signature" });
+        assert.equal(await t.h1(admin), "Enregistrer la signature");
+        await admin.setInputFiles("#document", { name: "charte-signee.pdf", mimeType: "application/pdf", buffer: body });
+        await t.fill(admin, "#signatory", "Anne Martin, maire");
+        await t.fill(admin, "#signed_on", today);
+        await t.activate(admin, "button[type=submit]", { text: "Enregistrer" });
+        assert.equal(t.path(admin), base);
+        assert.match(await admin.textContent(".notice[role=status]"), /La signature a été enregistrée/);
+        assert.ok((await admin.locator('a[href$="/signe.pdf"]').count()) === 1, "document signé / signed document");
+      });
+      for (const service of ["Actes", "Parapheur"]) {
+        await t.step(`abonner à ${service} / subscribe`, async () => {
+          await openPanel("Abonner à un service");
+          await t.choose(admin, "#service", service);
+          await t.fill(admin, "#start_date", today);
+          await t.activate(admin, "button[type=submit]", { text: "Abonner" });
+          assert.match(await admin.textContent(".notice[role=status]"), /L'abonnement a été enregistré/);
+        });
+      }
+      if (t.modeName === "desktop") await t.screenshot(admin, "fiche-membre.png");
+      const email = "secretaire@esse.exemple";
+      await t.step("inviter la secrétaire / invite the secretary", async () => {
+        await t.activate(admin, "a", { text: "Invitez la personne qui l'administrera" });
+        assert.equal(t.path(admin), `/o/${ESSE}/utilisateurs/inviter`);
+        await t.fill(admin, "#display_name", "Claire Hamon");
+        await t.fill(admin, "#email", email);
+        await t.fill(admin, "#title", "Secrétaire de mairie");
+        await t.activate(admin, "button[type=submit]", { text: "Envoyer l'invitation" });
+      });
+      let link;
+      await t.step("le courriel d'invitation / the invitation e-mail", async () => {
+        const subject = "Invitation à rejoindre Essé sur Bouquet";
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          await admin.goto("/admin/courriels", { waitUntil: "load" });
+          if ((await admin.locator("tr", { hasText: email }).filter({ hasText: subject }).count()) > 0) break;
+          assert.ok(Date.now() < deadline, "pas de courriel en 10 s / no e-mail within 10 s");
+          await admin.waitForTimeout(300);
+        }
+        await t.activate(admin, "a", { text: subject, rowText: email });
+        link = await admin.locator('a[href*="/invitation?jeton="]').first().getAttribute("href");
+        assert.ok(link.startsWith(t.baseUrl + "/"), link);
+      });
+      const secretary = await t.newPage();
+      await t.step("la secrétaire accepte / the secretary accepts", async () => {
+        await t.goto(secretary, link);
+        assert.equal(await t.h1(secretary), "Rejoindre Essé");
+        await t.fill(secretary, "#password", "une phrase de passe pour Essé");
+        await t.fill(secretary, "#confirmation", "une phrase de passe pour Essé");
+        await t.activate(secretary, "button[type=submit]", { text: "Créer mon compte" });
+      });
+      await t.step("elle ne voit que ses deux services / she sees only her two services", async () => {
+        if (t.path(secretary) !== `/o/${ESSE}/`) await t.goto(secretary, `/o/${ESSE}/`);
+        assert.equal(await t.h1(secretary), "Essé");
+        const services = await secretary.$$eval('ul[aria-label="Services souscrits"] .card__title', (els) => els.map((e) => e.textContent.trim()));
+        assert.deepEqual(services.sort(), ["Actes", "Parapheur"].sort(), `services : ${services.join(", ")}`);
+        if (t.modeName === "desktop") await t.screenshot(secretary, "tableau-de-bord-nouvelle-commune.png");
+      });
+      const epci = await t.newPage();
+      await t.loginTo(epci, ACCOUNTS.epci);
+      await t.step("le référent voit la commune / the référent sees the commune", async () => {
+        await t.goto(epci, "/o/243500634/communes");
+        const row = epci.locator("main tr", { hasText: "Essé" });
+        assert.ok((await row.count()) >= 1, "Essé dans les communes / listed");
+        await t.activate(epci, "a", { text: "Essé", rowText: "Essé" });
+        assert.equal(t.path(epci), `/o/${ESSE}/adhesion`);
+        assert.match(await t.h1(epci), /Essé/);
+        const text = await epci.textContent("main");
+        assert.match(text, /Mairie connectée/);
+        assert.match(text, /Parapheur/);
+        assert.equal(await epci.locator("main form[method=post]").count(), 0, "lecture seule / read only");
+        if (t.modeName === "desktop") await t.screenshot(epci, "communes-epci.png");
+      });
+    },
+  },
 ];
 
 // --- Main ------------------------------------------------------------------------------------
+// The order in which this Chromium's date fields take their parts: "dmy" or "mdy".
+let dateOrder = "dmy";
+
+async function probeDateOrder(browser) {
+  const context = await browser.newContext({ locale: "fr-FR" });
+  const page = await context.newPage();
+  await page.setContent('<input type="date" id="d" aria-label="date">');
+  await page.focus("#d");
+  await page.keyboard.type("23112026");
+  const order = (await page.inputValue("#d")) === "2026-11-23" ? "dmy" : "mdy";
+  await context.close();
+  return order;
+}
+
 async function runMode(browser, binary, modeName, journeys) {
   const mode = MODES[modeName];
   const results = [];
@@ -759,6 +930,7 @@ async function main() {
       "--disable-sync",
     ],
   });
+  dateOrder = await probeDateOrder(browser);
   console.log(`Chromium ${browser.version()}, axe-core ${JSON.parse(await readFile(require.resolve("axe-core/package.json"), "utf8")).version}`);
   const results = [];
   try {

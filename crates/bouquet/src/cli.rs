@@ -38,7 +38,15 @@ pub enum Command {
     /// Apply the database migrations, then stop.
     Migrate,
     /// Create the demo territory (if it does not exist yet), then stop.
-    Demo,
+    Demo {
+        /// Also seed the realistic size: 2,000 member organisations of the registry, 10,000
+        /// agents, 35,000 companies (once; a second run changes nothing).
+        #[arg(long)]
+        scale: bool,
+        /// Multiply the realistic size (0.1: one tenth).
+        #[arg(long, default_value_t = 1.0, requires = "scale")]
+        scale_factor: f64,
+    },
     /// Manage accounts.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -48,6 +56,9 @@ pub enum Command {
     /// Background jobs.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// The official registry of communes and EPCI (BANATIC).
+    #[command(subcommand)]
+    Registry(RegistryCommand),
     /// Print the version.
     Version,
 }
@@ -113,6 +124,23 @@ pub enum JobsCommand {
         #[arg(long, conflicts_with = "id")]
         all_dead: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RegistryCommand {
+    /// Load a newer official BANATIC file ("périmètre des EPCI à fiscalité propre", CSV or
+    /// gzipped CSV) and print what changed; exit 1 if the file is refused (nothing changed).
+    Import {
+        file: std::path::PathBuf,
+        /// Print what would change, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Import a file whose populations are older than those of the registry in use.
+        #[arg(long)]
+        force: bool,
+    },
+    /// The registry in use: its source, population year, counts and the last imports.
+    Show,
 }
 
 pub fn init_logging(format: LogFormat, default: &str) {
@@ -194,8 +222,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo => {
-            init_logging(cli.store.log_format, "warn");
+        Command::Demo {
+            scale,
+            scale_factor,
+        } => {
+            use bouquet_adhesions::scale::{self, Outcome, Targets};
+            // Bulk statements take over a second: sqlx's slow-statement warning would print
+            // each one's text in full.
+            init_logging(cli.store.log_format, "warn,sqlx=error");
+            // Checked before anything is written.
+            let targets = if scale {
+                Some(
+                    Targets::for_factor(scale_factor)
+                        .map_err(|e| anyhow::anyhow!("{}", explain(&e)))?,
+                )
+            } else {
+                None
+            };
             let config = Config {
                 demo: true,
                 ..Config::from_args(&cli.store, None)
@@ -213,6 +256,52 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => {
                     println!("Le territoire de démonstration existe déjà : rien n'a été changé.")
                 }
+            }
+            let Some(targets) = targets else {
+                return Ok(ExitCode::SUCCESS);
+            };
+            let started = std::time::Instant::now();
+            let registry = bouquet_adhesions::registry::Registry::embedded()
+                .map_err(|e| anyhow::anyhow!("référentiel des communes illisible : {e}"))?;
+            // One hash for every seeded account: argon2 is slow on purpose.
+            let hash = accounts::hash_password(crate::demo::PASSWORD)?;
+            let bar = if std::io::stderr().is_terminal() {
+                ProgressBar::new(targets.total())
+            } else {
+                ProgressBar::hidden()
+            };
+            bar.set_style(
+                ProgressStyle::with_template("{msg:<30} [{bar:40}] {pos}/{len} ({eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            let progress = {
+                let bar = bar.clone();
+                move |what: &str, done: u64, total: u64| {
+                    bar.set_message(what.to_owned());
+                    bar.set_length(total);
+                    bar.set_position(done);
+                }
+            };
+            let outcome = scale::seed(&platform, registry, targets, &hash, &progress)
+                .await
+                .context("création des données à l'échelle réaliste")?;
+            bar.finish_and_clear();
+            match outcome {
+                Outcome::Seeded(s) => println!(
+                    "Échelle réaliste créée en {:.1} s : {} membres du référentiel ({} abonnements), {} agents, {} entreprises et leurs {} comptes. Adresses en @{}, mot de passe : {}",
+                    started.elapsed().as_secs_f64(),
+                    s.members,
+                    s.subscriptions,
+                    s.agents,
+                    s.companies,
+                    s.company_users,
+                    scale::DOMAIN,
+                    crate::demo::PASSWORD
+                ),
+                Outcome::AlreadyDone(_) => println!(
+                    "Les données à l'échelle réaliste existent déjà : rien n'a été changé."
+                ),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -268,6 +357,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Jobs(cmd) => {
             init_logging(cli.store.log_format, "warn");
             jobs_command(&Config::from_args(&cli.store, None), &modules, cmd).await
+        }
+        Command::Registry(cmd) => {
+            init_logging(cli.store.log_format, "warn");
+            registry_command(&Config::from_args(&cli.store, None), &modules, cmd).await
         }
         Command::Version => {
             println!("bouquet {}", bouquet_webkit::VERSION);
@@ -552,6 +645,183 @@ async fn jobs_command(
             }
             bar.finish_and_clear();
             println!("{retried} tâche(s) remise(s) dans la file.");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `bouquet registry import FILE [--dry-run] [--force]` and `bouquet registry show`.
+async fn registry_command(
+    config: &Config,
+    modules: &[Arc<dyn bouquet_webkit::Module>],
+    cmd: RegistryCommand,
+) -> anyhow::Result<ExitCode> {
+    use bouquet_adhesions::registry::{MAX_FILE_SIZE, RegistryError};
+    use bouquet_adhesions::registry_import::{self, ImportError, Step};
+    use bouquet_adhesions::{current, mergers};
+    use bouquet_store::StoreError;
+
+    // A refused file: a French reason on standard error, exit 1, nothing changed.
+    let refused = |reason: &str| {
+        eprintln!("Erreur : {reason}");
+        eprintln!("Rien n'a été modifié.");
+        Ok(ExitCode::from(1))
+    };
+    let failed = |e: StoreError| match e {
+        StoreError::App(e) => anyhow::anyhow!("{}", explain(&e)),
+        other => anyhow::Error::new(other),
+    };
+    let (platform, _) = open_platform(config, modules).await?;
+    match cmd {
+        RegistryCommand::Import {
+            file,
+            dry_run,
+            force,
+        } => {
+            let shown = file.display().to_string();
+            let source = file
+                .file_name()
+                .map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned());
+            // Refuse a file too large to be the official one before reading it all.
+            let read = std::fs::metadata(&file).and_then(|m| {
+                if m.is_dir() {
+                    Err(std::io::Error::other("dossier"))
+                } else if m.len() > MAX_FILE_SIZE as u64 {
+                    Ok(None)
+                } else {
+                    std::fs::read(&file).map(Some)
+                }
+            });
+            let bytes = match read {
+                Ok(Some(bytes)) => axum::body::Bytes::from(bytes),
+                Ok(None) => {
+                    return refused(&ImportError::Refused(RegistryError::TooLarge).to_string());
+                }
+                Err(e) => {
+                    let why = match e.kind() {
+                        std::io::ErrorKind::NotFound => "fichier introuvable".to_owned(),
+                        std::io::ErrorKind::PermissionDenied => {
+                            "lecture refusée (droits d'accès)".to_owned()
+                        }
+                        _ if file.is_dir() => "c'est un dossier, pas un fichier".to_owned(),
+                        _ => format!("lecture impossible ({e})"),
+                    };
+                    return refused(&format!("{shown} : {why}"));
+                }
+            };
+            let bar = spinner(Step::Parsing.label());
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            let progress = {
+                let bar = bar.clone();
+                move |step: Step| bar.set_message(step.label())
+            };
+            let prepared =
+                registry_import::prepare(&platform, bytes.clone(), &source, force, &progress).await;
+            bar.finish_and_clear();
+            let plan = match prepared {
+                Ok(plan) => plan,
+                Err(ImportError::Store(e)) => return Err(failed(e)),
+                Err(refusal) => return refused(&refusal.to_string()),
+            };
+            if plan.unchanged {
+                println!(
+                    "Ce fichier est déjà le référentiel en usage ({} communes, {} EPCI, populations {}) : rien n'a été modifié.",
+                    plan.summary.communes, plan.summary.epci, plan.summary.population_year
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            print!("{}", registry_import::summary_text(&plan.summary));
+            println!();
+            if dry_run {
+                println!(
+                    "Simulation (--dry-run) : rien n'a été modifié. Relancez sans --dry-run pour importer ce fichier."
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let bar = spinner("Enregistrement du référentiel et mise à jour des organisations…");
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            let applied = registry_import::apply(&platform, &plan, bytes, &cli_actor()).await;
+            bar.finish_and_clear();
+            let applied = applied.map_err(failed)?;
+            println!("Référentiel importé : c'est maintenant le référentiel en usage.");
+            if let Some(a) = applied {
+                if a.organisations_updated > 0 {
+                    println!(
+                        "{} organisation(s) de la plateforme mise(s) à jour.",
+                        a.organisations_updated
+                    );
+                }
+                if a.mergers_raised > 0 {
+                    println!(
+                        "{} fusion(s) de communes membres à traiter : {}",
+                        a.mergers_raised,
+                        platform.settings.link("/admin/registre")
+                    );
+                }
+                if a.mails > 0 {
+                    println!(
+                        "{} courriel(s) à l'équipe de l'opérateur partiront dès qu'un serveur Bouquet tourne.",
+                        a.mails
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RegistryCommand::Show => {
+            let registry = current::current(&platform).await.map_err(failed)?;
+            let mut conn = platform.db.read().await?;
+            let imports = registry_import::imports(&mut conn, 10).await?;
+            let to_handle = mergers::count_to_handle(&mut conn).await?;
+            drop(conn);
+            let tz = bouquet_kernel::clock::time_zone(bouquet_kernel::org::DEFAULT_TIME_ZONE);
+            let source = if registry.is_embedded() {
+                "fichier officiel BANATIC fourni avec Bouquet".to_owned()
+            } else {
+                imports
+                    .iter()
+                    .find(|i| i.sha256 == registry.sha256)
+                    .map_or_else(
+                        || "fichier importé".to_owned(),
+                        |i| {
+                            format!(
+                                "fichier importé « {} » le {}",
+                                i.source_name,
+                                bouquet_webkit::views::at(i.imported_at, &tz)
+                            )
+                        },
+                    )
+            };
+            println!("Référentiel en usage : {source}");
+            println!("Populations : {}", registry.population_year);
+            println!(
+                "Contenu : {} communes, {} EPCI",
+                registry.communes().len(),
+                registry.epcis().len()
+            );
+            println!("Empreinte SHA-256 : {}", registry.sha256);
+            println!("Fusions de communes membres à traiter : {to_handle}");
+            if imports.is_empty() {
+                println!("Aucun import : Bouquet utilise le fichier fourni avec cette version.");
+            } else {
+                println!("Derniers imports (le plus récent d'abord) :");
+                for i in &imports {
+                    let changes = bouquet_adhesions::web::registry::changes_of(&i.summary());
+                    println!(
+                        "  - {} : « {} », populations {}, {} communes, {} EPCI, par {} — {}",
+                        bouquet_webkit::views::at(i.imported_at, &tz),
+                        i.source_name,
+                        i.population_year,
+                        i.communes,
+                        i.epci,
+                        i.actor_label,
+                        if changes.is_empty() {
+                            "aucun changement".to_owned()
+                        } else {
+                            changes.join(" ; ")
+                        }
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -111,6 +111,7 @@ pub fn action_label(action: &str) -> Option<&'static str> {
         "referent.scope_changed" => "Communes suivies par un référent modifiées",
         "referent.contacted" => "Message au référent",
         "member.enrolled" => "Adhésion enregistrée",
+        "member.imported" => "Membres importés d'un fichier",
         "member.status_changed" => "Statut d'adhésion modifié",
         "member.college_changed" => "Collège modifié",
         "member.merged" => "Fusion dans une commune nouvelle",
@@ -128,6 +129,7 @@ pub fn action_label(action: &str) -> Option<&'static str> {
         }
         "job.retried" => "Tâche relancée",
         "demo.seeded" => "Territoire de démonstration créé",
+        "demo.scaled" => "Échelle réaliste de démonstration créée",
         _ => return None,
     })
 }

@@ -752,15 +752,22 @@ async fn forget_referent(tx: &mut Tx, user: UserId, epci: OrgId) -> StoreResult<
 /// named for him, and every commune of his EPCI when he follows them all — only while he
 /// still holds the role in that EPCI.
 pub async fn followed(h: &mut impl Handle, user: UserId) -> StoreResult<Vec<MembershipRow>> {
+    // Runs on every request: it starts from the person's référent memberships (a handful)
+    // and reaches organisations by their keys, never scanning the organisations.
     let rows = run!(h, |c| {
         sqlx::query_as(
-        "SELECT DISTINCT o.id AS org_id, o.siren, o.name, o.kind, '' AS roles, CAST(NULL AS TEXT) AS title
-         FROM organisations o
-         JOIN memberships m ON m.user_id = $1 AND m.roles LIKE '%referent_numerique%'
-         WHERE EXISTS (SELECT 1 FROM referent_follows f WHERE f.user_id = $1 AND f.org_id = o.id AND f.epci_id = m.org_id)
-            OR (o.parent_id = m.org_id
-                AND EXISTS (SELECT 1 FROM referent_scopes s WHERE s.user_id = $1 AND s.epci_id = m.org_id AND s.all_communes = TRUE))
-         ORDER BY o.name"
+        "SELECT o.id AS org_id, o.siren, o.name, o.kind, '' AS roles, CAST(NULL AS TEXT) AS title
+         FROM memberships m
+         JOIN referent_follows f ON f.user_id = m.user_id AND f.epci_id = m.org_id
+         JOIN organisations o ON o.id = f.org_id
+         WHERE m.user_id = $1 AND m.roles LIKE '%referent_numerique%'
+         UNION
+         SELECT o.id AS org_id, o.siren, o.name, o.kind, '' AS roles, CAST(NULL AS TEXT) AS title
+         FROM memberships m
+         JOIN referent_scopes s ON s.user_id = m.user_id AND s.epci_id = m.org_id AND s.all_communes = TRUE
+         JOIN organisations o ON o.parent_id = m.org_id
+         WHERE m.user_id = $1 AND m.roles LIKE '%referent_numerique%'
+         ORDER BY name"
     )
     .bind(user.to_string())
     .fetch_all(c)
@@ -858,7 +865,12 @@ pub async fn follows_all(h: &mut impl Handle, user: UserId, epci: OrgId) -> Stor
 pub async fn load_actor(h: &mut impl Handle, user: UserId) -> StoreResult<Actor> {
     let memberships = memberships(h, user).await?;
     let followed = followed(h, user).await?;
-    Ok(Actor {
+    Ok(actor_of(user, &memberships, &followed))
+}
+
+/// The policy's view of a person, from rows already read (see [`memberships`], [`followed`]).
+pub fn actor_of(user: UserId, memberships: &[MembershipRow], followed: &[MembershipRow]) -> Actor {
+    Actor {
         user_id: user,
         memberships: memberships
             .iter()
@@ -874,7 +886,7 @@ pub async fn load_actor(h: &mut impl Handle, user: UserId) -> StoreResult<Actor>
             .iter()
             .filter_map(|f| f.org_id.parse().ok())
             .collect(),
-    })
+    }
 }
 
 // ---------------------------------------------------------------------------------------

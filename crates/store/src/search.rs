@@ -208,8 +208,11 @@ pub fn id_subquery(engine: Engine, match_param: usize, kind_param: usize) -> Str
 /// [`id_subquery`] with placeholders as [`crate::query::Query::arg`] returns them.
 pub fn id_subquery_at(engine: Engine, match_placeholder: &str, kind_placeholder: &str) -> String {
     match engine {
+        // CROSS JOIN makes SQLite run the full-text query once and look each match up by
+        // key: with a plain JOIN it may walk every document of the kind and run the query for
+        // each (1.8 s instead of 7 ms for "saint" among 37,000 organisations).
         Engine::Sqlite => format!(
-            "SELECT d.object_id FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid \
+            "SELECT d.object_id FROM search_fts CROSS JOIN search_docs d ON d.id = search_fts.rowid \
              WHERE search_fts MATCH {match_placeholder} AND d.kind = {kind_placeholder}"
         ),
         Engine::Postgres => format!(
@@ -233,7 +236,7 @@ pub async fn search(
     };
     let org = org.map(|o| o.to_string());
     let ids: Vec<String> = run_sql!(h,
-        sqlite: "SELECT d.object_id FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid
+        sqlite: "SELECT d.object_id FROM search_fts CROSS JOIN search_docs d ON d.id = search_fts.rowid
                  WHERE search_fts MATCH $1 AND d.kind = $2 AND ($3 IS NULL OR d.org_id = $3)
                  ORDER BY d.object_id LIMIT $4",
         postgres: "SELECT d.object_id FROM search_docs d

@@ -78,9 +78,9 @@ pub struct ExpiredSession;
 async fn load(state: &AppState, user: UserRow, via: Via) -> Result<Identity, WebError> {
     let user_id = user.id()?;
     let mut conn = state.platform.db.read().await?;
-    let actor = accounts::load_actor(&mut conn, user_id).await?;
     let memberships = accounts::memberships(&mut conn, user_id).await?;
     let followed = accounts::followed(&mut conn, user_id).await?;
+    let actor = accounts::actor_of(user_id, &memberships, &followed);
     Ok(Identity {
         user_id,
         user,

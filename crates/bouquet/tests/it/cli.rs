@@ -296,3 +296,186 @@ fn wait(child: &mut std::process::Child) -> std::process::ExitStatus {
     let _ = child.kill();
     panic!("bouquet did not stop within 10 s");
 }
+
+/// The counts `demo --scale` changes, and the journal's length.
+async fn scale_counts(db: &Db) -> Vec<i64> {
+    use bouquet_store::query::Query;
+    let mut conn = db.read().await.unwrap();
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT COUNT(*) FROM organisations",
+        "SELECT COUNT(*) FROM organisations WHERE kind = 'entreprise'",
+        "SELECT COUNT(*) FROM adhesion_members",
+        "SELECT COUNT(*) FROM adhesion_status_history",
+        "SELECT COUNT(*) FROM subscriptions",
+        "SELECT COUNT(*) FROM users WHERE email LIKE '%@exemple.test'",
+        "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email LIKE '%@exemple.test'",
+        "SELECT COUNT(*) FROM search_docs",
+        "SELECT COUNT(*) FROM audit_events",
+        "SELECT COUNT(*) FROM adhesion_members m JOIN organisations o ON o.id = m.org_id WHERE o.kind = 'entreprise'",
+        "SELECT COUNT(DISTINCT password_hash) FROM users WHERE email LIKE '%@exemple.test'",
+    ] {
+        out.push(Query::new(sql).fetch_count(&mut conn).await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn demo_scale_seeds_the_realistic_size_once_on_both_engines() {
+    use bouquet_adhesions::members::{self, MemberFilter};
+    use bouquet_store::query::Query;
+    for engine in crate::helpers::engines() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = crate::helpers::fresh_database(engine, dir.path()).await;
+        let run = |args: &[&str]| {
+            let mut all: Vec<&str> = args.to_vec();
+            all.extend(["--database-url", url.as_str()]);
+            bouquet(dir.path(), &all)
+        };
+        let o = run(&["demo", "--scale-factor", "0.02"]);
+        assert_eq!(o.status.code(), Some(2), "--scale-factor needs --scale");
+        let o = run(&["demo", "--scale", "--scale-factor", "0"]);
+        assert_eq!(o.status.code(), Some(2), "{engine:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("facteur d'échelle"), "{}", stderr(&o));
+        let o = run(&["demo", "--scale", "--scale-factor", "0.02"]);
+        assert!(o.status.success(), "{engine:?}: {}", stderr(&o));
+        assert!(
+            stdout(&o).contains("Territoire de démonstration créé")
+                && stdout(&o).contains("Échelle réaliste créée"),
+            "{}",
+            stdout(&o)
+        );
+
+        let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
+        let before = scale_counts(&db).await;
+        // 0.02 × (2,000 members, 10,000 agents, 35,000 companies), on top of the demo's 5
+        // members and its company.
+        assert_eq!(before[1], 1 + 700, "{engine:?}: companies");
+        assert_eq!(before[2], 5 + 40, "{engine:?}: members");
+        assert!(before[3] >= 5 + 40, "{engine:?}: status history");
+        assert!(before[4] > 40, "{engine:?}: subscriptions");
+        assert_eq!(before[5], 200 + 700, "{engine:?}: seeded accounts");
+        assert_eq!(before[6], 200 + 700, "{engine:?}: one membership each");
+        assert_eq!(before[9], 0, "{engine:?}: a company is never a member");
+        assert_eq!(before[10], 1, "{engine:?}: one shared hash");
+
+        // A seeded commune is found by its name, accents and case ignored.
+        let mut conn = db.read().await.unwrap();
+        let (siren, name): (String, String) = Query::new(
+            "SELECT o.siren, o.name FROM organisations o JOIN adhesion_members m ON m.org_id = o.id
+             WHERE o.kind = 'commune' AND o.siren NOT IN ('213500051', '213502396', '213501364')
+             ORDER BY o.siren LIMIT 1",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .pop()
+        .expect("a seeded member commune");
+        for query in [name.clone(), bouquet_kernel::text::normalize(&name)] {
+            let filter = MemberFilter {
+                query: Some(query.clone()),
+                ..Default::default()
+            };
+            let page = members::list(&mut conn, &filter, "2026-01-01", None, 50)
+                .await
+                .unwrap();
+            assert!(
+                page.items.iter().any(|r| r.siren == siren),
+                "{engine:?}: « {query} » finds {name}"
+            );
+        }
+        // A seeded agent of a member, to sign in with below.
+        let (agent,): (String,) = Query::new(
+            "SELECT u.email FROM users u JOIN memberships ms ON ms.user_id = u.id
+             JOIN adhesion_members m ON m.org_id = ms.org_id
+             WHERE u.email LIKE '%@exemple.test' ORDER BY u.email LIMIT 1",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .pop()
+        .expect("a seeded agent");
+        drop(conn);
+
+        // Twice: nothing changes.
+        let o = run(&["demo", "--scale", "--scale-factor", "0.02"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains("existent déjà"), "{}", stdout(&o));
+        assert_eq!(scale_counts(&db).await, before, "{engine:?}: second run");
+        db.close().await;
+
+        // The agent signs in with the demo password.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bouquet"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env_remove("BOUQUET_DATABASE_URL")
+            .env_remove("BOUQUET_STORAGE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let prefix = format!("Bouquet {} est prêt : ", env!("CARGO_PKG_VERSION"));
+        let base = lines
+            .find_map(|l| {
+                l.ok()
+                    .and_then(|l| l.strip_prefix(&prefix).map(str::to_owned))
+            })
+            .expect("URL printed");
+        let client = crate::helpers::browser();
+        let html = client
+            .get(format!("{base}/connexion"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = crate::helpers::csrf_of(&html);
+        let r = client
+            .post(format!("{base}/connexion"))
+            .form(&[
+                ("_csrf", csrf.as_str()),
+                ("email", agent.as_str()),
+                ("password", "bouquet-demo"),
+                ("suite", "/"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            reqwest::StatusCode::SEE_OTHER,
+            "{engine:?}: {agent}"
+        );
+        // Signed in: home leads to the organisation's space, which opens.
+        let home = client.get(format!("{base}/")).send().await.unwrap();
+        let location = home
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        assert!(location.starts_with("/o/"), "{engine:?}: {location}");
+        let space = client
+            .get(format!("{base}{location}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            space.status(),
+            reqwest::StatusCode::OK,
+            "{engine:?}: {location}"
+        );
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(wait(&mut child).success());
+
+        // The journal is intact: seeding, sign-in and the shutdown's checkpoints.
+        let o = run(&["audit", "verify"]);
+        assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+        assert!(stdout(&o).contains("Le journal est intact."));
+    }
+}

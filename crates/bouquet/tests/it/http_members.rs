@@ -15,6 +15,12 @@ const ESSE: &str = "213501083"; // Essé, 1 048 inhabitants, CC Roche aux Fées 
 const EPCI: &str = "243500634";
 const ARBRISSEL: &str = "213500051";
 const JANZE: &str = "213501364";
+const IMPORT_UTF8: &[u8] =
+    include_bytes!("../../../operator/adhesions/tests-data/import/membres-utf8.csv");
+const IMPORT_1252: &[u8] =
+    include_bytes!("../../../operator/adhesions/tests-data/import/membres-windows1252.csv");
+const IMPORT_ERRORS: &[u8] =
+    include_bytes!("../../../operator/adhesions/tests-data/import/membres-erreurs.csv");
 
 async fn text(client: &reqwest::Client, url: String) -> (StatusCode, String) {
     let r = client.get(url).send().await.unwrap();
@@ -587,6 +593,7 @@ async fn operator_pages_are_refused_to_members_and_change_nothing() {
             "/admin/membres/nouveau?q=esse".into(),
             format!("/admin/membres/nouveau/{ESSE}"),
             "/admin/membres/nouveau/autre".into(),
+            "/admin/membres/import".into(),
             format!("/admin/membres/{ARBRISSEL}"),
             format!("/admin/membres/{ARBRISSEL}/engagements/{engagement}/modele.pdf"),
             format!("/admin/membres/{ARBRISSEL}/engagements/{engagement}/signature"),
@@ -601,6 +608,7 @@ async fn operator_pages_are_refused_to_members_and_change_nothing() {
             );
         }
         let token = csrf_of(&text(&client, app.url("/mentions-legales")).await.1);
+        let zeros = "0".repeat(64);
         for (path, form) in [
             (
                 format!("/admin/membres/nouveau/{ESSE}"),
@@ -609,6 +617,10 @@ async fn operator_pages_are_refused_to_members_and_change_nothing() {
             (
                 format!("/admin/membres/{ARBRISSEL}/statut"),
                 vec![("status", "sorti"), ("effective_date", "2026-11-01")],
+            ),
+            (
+                "/admin/membres/import/confirmer".to_owned(),
+                vec![("fichier", zeros.as_str()), ("lignes_valides", "oui")],
             ),
             (
                 format!("/admin/membres/{ARBRISSEL}/college"),
@@ -640,6 +652,17 @@ async fn operator_pages_are_refused_to_members_and_change_nothing() {
                 .unwrap();
             assert_eq!(r.status(), StatusCode::FORBIDDEN, "{email} {path}");
         }
+        let upload = multipart::Form::new().part(
+            "fichier",
+            multipart::Part::bytes(IMPORT_UTF8.to_vec()).file_name("membres.csv"),
+        );
+        let r = client
+            .post(app.url(&format!("/admin/membres/import?_csrf={token}")))
+            .multipart(upload)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{email} import");
         assert_eq!(app.fingerprint().await, before, "{email}");
     }
 }
@@ -792,4 +815,185 @@ async fn the_end_of_a_convention_is_reminded_once_per_window() {
         html.contains("attend sa signature"),
         "Janzé's charter waits"
     );
+}
+
+/// Uploads `bytes` as the members file; returns the status and the page.
+async fn upload(app: &TestApp, client: &reqwest::Client, bytes: &[u8]) -> (StatusCode, String) {
+    let csrf = app.csrf(client).await;
+    let form = multipart::Form::new().part(
+        "fichier",
+        multipart::Part::bytes(bytes.to_vec()).file_name("membres.csv"),
+    );
+    let r = client
+        .post(app.url(&format!("/admin/membres/import?_csrf={csrf}")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), body(r).await)
+}
+
+/// The value of the hidden field `name` of a page.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = html.find(&marker).unwrap_or_else(|| panic!("no {name}")) + marker.len();
+    html[at..].chars().take_while(|c| *c != '"').collect()
+}
+
+#[tokio::test]
+async fn members_are_imported_from_a_csv_file_after_a_preview() {
+    for engine in engines() {
+        let app = spawn_app_on(engine).await;
+        let sqlite = matches!(engine, bouquet_store::Engine::Sqlite);
+        let admin = app.login("admin@operateur.demo").await;
+        let (status, html) = text(&admin, app.url("/admin/membres/import")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("Colonnes reconnues"));
+
+        // Whole-file refusals, named at the field; nothing written.
+        let before = if sqlite {
+            app.fingerprint().await
+        } else {
+            String::new()
+        };
+        for (bytes, message) in [
+            (&b""[..], "Choisissez le fichier CSV des membres."),
+            (
+                &b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00"[..],
+                "ce n'est pas un fichier CSV",
+            ),
+            (
+                &b"nom;type\nJanz\xe9;commune\n"[..],
+                "colonne « siren » introuvable",
+            ),
+        ] {
+            let (status, html) = upload(&app, &admin, bytes).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{message}");
+            assert!(
+                html.to_lowercase().contains(&message.to_lowercase()),
+                "{message}: {html}"
+            );
+        }
+        // Over 5 MB: refused before it is read whole.
+        let big = format!("siren\n{}", "213501083\n".repeat(600_000));
+        let (status, html) = upload(&app, &admin, big.as_bytes()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("découpez-le"), "{html}");
+
+        // A file with an error on most lines: each named, at its line and column.
+        let (status, html) = upload(&app, &admin, IMPORT_ERRORS).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("comportent des erreurs"));
+        for expected in [
+            "colonne « siren » : ",
+            "colonne « epci » : ",
+            "colonne « services » : ",
+            "colonne « date » : ",
+            "colonne « statut » : ",
+            "colonne « courriel » : ",
+        ] {
+            assert!(html.contains(expected), "{expected}");
+        }
+        // Janzé and Arbrissel, the two valid lines, are members of the demo already.
+        assert!(html.contains("Janzé est déjà membre"), "{html}");
+        assert!(
+            html.contains("Aucune ligne") || !html.contains("Importer les"),
+            "nothing to import"
+        );
+
+        // The clean file, in Windows-1252: three of its members are members already.
+        let (status, html) = upload(&app, &admin, IMPORT_1252).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            html.contains("lu en Windows-1252, séparateur point-virgule"),
+            "{html}"
+        );
+        assert!(html.contains("3 lignes comportent des erreurs"), "{html}");
+        assert!(
+            html.contains("Retiers est déjà membre (statut « Candidat »)"),
+            "{html}"
+        );
+        assert!(
+            html.contains("services non souscrits"),
+            "Noyal is suspended: {html}"
+        );
+        assert!(
+            html.contains("Syndicat d’eau potable de la Seiche"),
+            "{html}"
+        );
+        let sha = hidden(&html, "fichier");
+        if sqlite {
+            assert_eq!(app.fingerprint().await, before, "a preview writes nothing");
+        }
+        // Without the explicit choice, nothing is imported.
+        let r = app
+            .post_form(
+                &admin,
+                "/admin/membres/import/confirmer",
+                &[("fichier", sha.as_str()), ("nom", "membres.csv")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body(r).await.contains("corrigez le fichier"));
+        // A file that was never sent.
+        let r = app
+            .post_form(
+                &admin,
+                "/admin/membres/import/confirmer",
+                &[("fichier", &"ab".repeat(32)), ("lignes_valides", "oui")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body(r).await.contains("n'a pas été retrouvé"));
+        if sqlite {
+            assert_eq!(app.fingerprint().await, before, "refusals write nothing");
+        }
+        // The explicit choice imports the five valid lines.
+        let r = app
+            .post_form(
+                &admin,
+                "/admin/membres/import/confirmer",
+                &[
+                    ("fichier", sha.as_str()),
+                    ("nom", "membres.csv"),
+                    ("lignes_valides", "oui"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{engine:?}");
+        let (_, list) = text(&admin, app.url("/admin/membres?q=ch%C3%A2teaugiron")).await;
+        assert!(list.contains("Châteaugiron"), "{list}");
+        // From the registry: Châteaugiron's EPCI, created with it; its services from its date.
+        let (_, page) = text(&admin, app.url("/admin/membres/200064483")).await;
+        assert!(page.contains("Pays de Châteaugiron"), "{page}");
+        assert!(
+            page.contains("Archivage") && page.contains("Marchés publics"),
+            "{page}"
+        );
+        assert!(page.contains("01/01/2017"));
+        // Noyal is suspended, with no service; Amanlis has left.
+        let (_, page) = text(&admin, app.url("/admin/membres/213502073")).await;
+        assert!(page.contains("Noyal-sur-Vilaine") && page.contains("Suspendu"));
+        let (_, page) = text(&admin, app.url("/admin/membres/213500028")).await;
+        assert!(page.contains("Sorti"));
+        // The CCAS hangs from its commune's EPCI.
+        let (_, communes) = text(&admin, app.url(&format!("/o/{EPCI}/communes"))).await;
+        assert!(communes.contains("CCAS de Janzé") || communes.contains("Janzé"));
+        // One journal entry sums the import up.
+        let (_, journal) = text(&admin, app.url("/admin/journal")).await;
+        assert!(
+            journal.contains("Membres importés d'un fichier"),
+            "{engine:?}"
+        );
+        // The same file again: every line is a member now, nothing to import.
+        let r = app
+            .post_form(
+                &admin,
+                "/admin/membres/import/confirmer",
+                &[("fichier", sha.as_str()), ("lignes_valides", "oui")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body(r).await.contains("Aucune ligne n'est sans erreur"));
+    }
 }

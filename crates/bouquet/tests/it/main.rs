@@ -18,5 +18,6 @@ mod http_members;
 mod http_pages;
 mod http_signup;
 mod http_tenancy;
+mod registry;
 mod store;
 mod tenancy;

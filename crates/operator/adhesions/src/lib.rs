@@ -10,7 +10,8 @@
 //! - [`members`]: members, their status with its history, college, the filtered lists.
 //! - [`engagements`]: conventions and charters, prepared, signed, terminated;
 //!   [`documents`]: their PDF (tagged, PDF/UA-1); [`reminders`]: the daily reminder job.
-//! - [`import`]: members imported from a CSV file, every line checked in a preview first.
+//! - [`import`]: members imported from a CSV file, every line checked in a preview first;
+//!   [`import_apply`]: what the platform adds to the checks, and the writing.
 //! - [`web`]: pages and API; [`module`]: what the platform composes; [`demo`]: demo data.
 
 pub mod current;
@@ -18,12 +19,14 @@ pub mod demo;
 pub mod documents;
 pub mod engagements;
 pub mod import;
+pub mod import_apply;
 pub mod members;
 pub mod mergers;
 pub mod module;
 pub mod registry;
 pub mod registry_import;
 pub mod reminders;
+pub mod scale;
 pub mod web;
 
 pub use module::AdhesionsModule;

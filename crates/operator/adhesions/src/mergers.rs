@@ -5,8 +5,8 @@
 //! The operator checks it on `/admin/registre/fusions/{id}` ([`preview`] says exactly what
 //! will move) and either confirms it ([`confirm`]) or dismisses a false alarm ([`ignore`]).
 //!
-//! Confirming moves everything in one transaction, journaled as `member.merged` on both
-//! organisations' chains:
+//! Confirming moves everything in one transaction, journaled as one `member.merged` event on
+//! the commune nouvelle's chain (its object is the merged commune):
 //!
 //! - the commune nouvelle's organisation is created from the registry in use if needed, and
 //!   becomes a member with the old commune's status and college, from the date of the
@@ -585,6 +585,16 @@ pub async fn confirm(
         tx,
         sqlx::query("DELETE FROM referent_follows WHERE org_id = $1").bind(&old_s)
     )?;
+    // Invitations still open follow: whoever accepts one later joins the commune nouvelle.
+    exec!(
+        tx,
+        sqlx::query(
+            "UPDATE invitations SET org_id = $2
+             WHERE org_id = $1 AND used_at IS NULL AND cancelled_at IS NULL"
+        )
+        .bind(&old_s)
+        .bind(&new_s)
+    )?;
 
     exec!(
         tx,
@@ -593,8 +603,12 @@ pub async fn confirm(
             .bind(&new_s)
     )?;
 
-    let details = |this_side: serde_json::Value| {
-        let mut d = json!({
+    // One event for the one step, on the commune nouvelle's chain (where the membership,
+    // people and history now are), naming the merged commune as its object.
+    audit::append(
+        tx,
+        now,
+        NewEvent::new(Some(new), actor, "member.merged", "organisation", old).details(json!({
             "commune_fusionnee": row.org_name,
             "siren_commune_fusionnee": row.org_siren,
             "commune_nouvelle": commune.name,
@@ -607,24 +621,7 @@ pub async fn confirm(
             "abonnements_deplaces": moved.join(", "),
             "abonnements_termines": ended.join(", "),
             "referents": plan.referents.len(),
-        });
-        if let (Some(d), serde_json::Value::Object(extra)) = (d.as_object_mut(), this_side) {
-            d.extend(extra);
-        }
-        d
-    };
-    audit::append(
-        tx,
-        now,
-        NewEvent::new(Some(old), actor, "member.merged", "organisation", old)
-            .details(details(json!({ "vers": commune.siren }))),
-    )
-    .await?;
-    audit::append(
-        tx,
-        now,
-        NewEvent::new(Some(new), actor, "member.merged", "organisation", old)
-            .details(details(json!({ "depuis": row.org_siren }))),
+        })),
     )
     .await?;
     Ok(Confirmed {

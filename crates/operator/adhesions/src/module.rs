@@ -19,7 +19,7 @@ use bouquet_webkit::{
 use jiff::SignedDuration;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::web::{api, enroll, member, members, territory};
+use crate::web::{api, enroll, import, member, members, territory};
 use crate::{demo, reminders};
 
 pub static MIGRATIONS: MigrationSet = MigrationSet {
@@ -51,6 +51,15 @@ impl Module for AdhesionsModule {
             .route("/admin/membres/export.csv", get(members::export_csv))
             .route("/admin/membres/export.ods", get(members::export_ods))
             .route("/admin/membres/nouveau", get(enroll::search))
+            .route(
+                "/admin/membres/import",
+                get(import::form)
+                    .post(import::upload)
+                    .layer(DefaultBodyLimit::max(
+                        crate::import::MAX_FILE_SIZE + 64 * 1024,
+                    )),
+            )
+            .route("/admin/membres/import/confirmer", post(import::confirm))
             .route(
                 "/admin/membres/nouveau/autre",
                 get(enroll::other_form).post(enroll::other_enroll),
@@ -95,6 +104,19 @@ impl Module for AdhesionsModule {
             .route(
                 "/o/{siren}/referents/{id}",
                 get(territory::scope_form).post(territory::scope),
+            )
+            .route("/admin/registre", get(crate::web::registry::show))
+            .route(
+                "/admin/registre/fusions/{id}",
+                get(crate::web::registry::merger),
+            )
+            .route(
+                "/admin/registre/fusions/{id}/transfert",
+                get(crate::web::registry::transfer_form).post(crate::web::registry::transfer),
+            )
+            .route(
+                "/admin/registre/fusions/{id}/ignorer",
+                post(crate::web::registry::ignore),
             )
             .merge(api::router())
     }
@@ -159,15 +181,36 @@ impl Module for AdhesionsModule {
         let all =
             crate::members::count(&mut conn, &crate::members::MemberFilter::default(), &today)
                 .await?;
-        Ok(vec![AdminCard {
-            title: "Membres".into(),
-            href: "/admin/membres".into(),
-            body: format!(
-                "{} : adhésions, conventions et chartes, services souscrits, exports.",
-                views::count(all, "membre", "membres", "aucun membre")
-            ),
-            order: 10,
-        }])
+        let mergers = crate::mergers::count_to_handle(&mut conn).await?;
+        Ok(vec![
+            AdminCard {
+                title: "Membres".into(),
+                href: "/admin/membres".into(),
+                body: format!(
+                    "{} : adhésions, conventions et chartes, services souscrits, exports.",
+                    views::count(all, "membre", "membres", "aucun membre")
+                ),
+                order: 10,
+            },
+            AdminCard {
+                title: "Référentiel des communes".into(),
+                href: "/admin/registre".into(),
+                body: if mergers > 0 {
+                    format!(
+                        "{} : transférez leur adhésion vers la commune nouvelle.",
+                        views::count(
+                            mergers,
+                            "fusion de commune membre à traiter",
+                            "fusions de communes membres à traiter",
+                            ""
+                        )
+                    )
+                } else {
+                    "Communes et EPCI officiels (BANATIC) en usage, imports et fusions de communes membres.".into()
+                },
+                order: 11,
+            },
+        ])
     }
 
     async fn todos(&self, state: &AppState, ctx: &OrgCtx) -> WebResult<Vec<TodoItem>> {
@@ -207,12 +250,29 @@ impl Module for AdhesionsModule {
                 urgent: true,
             });
         }
+        let mergers = crate::mergers::count_to_handle(&mut conn).await?;
+        if mergers > 0 {
+            out.push(TodoItem {
+                label: views::count(
+                    mergers,
+                    "commune membre a fusionné dans une commune nouvelle",
+                    "communes membres ont fusionné dans une commune nouvelle",
+                    "",
+                ),
+                href: "/admin/registre".into(),
+                detail: Some(
+                    "Vérifiez chaque fusion, puis transférez l'adhésion, les utilisateurs et l'historique vers la commune nouvelle.".into(),
+                ),
+                urgent: false,
+            });
+        }
         Ok(out)
     }
 
     fn flash(&self, code: &str) -> Option<&'static str> {
         Some(match code {
             "membre-ajoute" => "Le membre a été ajouté.",
+            "membres-importes" => "L'import est terminé : les membres du fichier ont été ajoutés.",
             "statut-modifie" => "Le statut a été enregistré.",
             "college-modifie" => "Le collège a été enregistré.",
             "abonnement-ajoute" => {
@@ -225,6 +285,10 @@ impl Module for AdhesionsModule {
             "signature-enregistree" => "La signature a été enregistrée.",
             "engagement-resilie" => "La résiliation a été enregistrée.",
             "perimetre-enregistre" => "Les communes suivies ont été enregistrées.",
+            "fusion-enregistree" => {
+                "La fusion a été enregistrée : l'adhésion, les utilisateurs et l'historique sont maintenant ceux de la commune nouvelle."
+            }
+            "fusion-ignoree" => "L'alerte de fusion a été ignorée : rien n'a été déplacé.",
             _ => return None,
         })
     }

@@ -18,7 +18,7 @@ use bouquet_webkit::{CurrentUser, PageCtx, WebError, WebResult, flash, render, v
 use jiff::civil::Date;
 use serde::Deserialize;
 
-use super::{operator_date, status_choices};
+use super::{members_chrome, operator_date, status_choices};
 use crate::current::{self, RegistryRef};
 use crate::documents::{MAIRIE_CONNECTEE_MAX_POPULATION, Template as DocTemplate};
 use crate::members::{self, Status, StatusChange, default_college};
@@ -216,12 +216,13 @@ struct EnrollPage {
 }
 
 fn enroll_chrome(page: &PageCtx, name: &str, has_errors: bool) -> Chrome {
-    page.chrome(&format!("Ajouter {name}"), None)
-        .with_errors(has_errors)
-        .crumb("Administration", Some("/admin".into()))
-        .crumb("Membres", Some("/admin/membres".into()))
-        .crumb("Ajouter un membre", Some("/admin/membres/nouveau".into()))
-        .crumb(name.to_owned(), None)
+    members_chrome(
+        page,
+        &format!("Ajouter {name}"),
+        has_errors,
+        &[("Ajouter un membre", "/admin/membres/nouveau".into())],
+        name,
+    )
 }
 
 fn default_fields(kind: OrgKind, today: Date) -> Fields {
@@ -381,13 +382,13 @@ async fn other_page(page: &PageCtx, f: Fields) -> WebResult<OtherPage> {
     let mut conn = page.state.platform.db.read().await?;
     let colleges = members::colleges(&mut conn).await?;
     Ok(OtherPage {
-        chrome: page
-            .chrome("Ajouter un autre organisme", None)
-            .with_errors(f.has_errors())
-            .crumb("Administration", Some("/admin".into()))
-            .crumb("Membres", Some("/admin/membres".into()))
-            .crumb("Ajouter un membre", Some("/admin/membres/nouveau".into()))
-            .crumb("Autre organisme", None),
+        chrome: members_chrome(
+            page,
+            "Ajouter un autre organisme",
+            f.has_errors(),
+            &[("Ajouter un membre", "/admin/membres/nouveau".into())],
+            "Autre organisme",
+        ),
         kinds: OTHER_KINDS
             .into_iter()
             .map(|k| (k.code(), k.label(), k.code() == f.value("kind")))

@@ -22,7 +22,8 @@ use jiff::civil::Date;
 use super::enroll::{mairie_connectee_text, read_change};
 use super::territory::{CommuneLine, TerritorySummary, communes_table, service_headers, summary};
 use super::{
-    date_fr, operator_date, operator_today, org_by_siren, service_choices, status_choices,
+    date_fr, members_chrome, operator_date, operator_today, org_by_siren, service_choices,
+    status_choices,
 };
 use crate::documents::Template as DocTemplate;
 use crate::engagements::{self, EngagementRow, NewEngagement, Signature, Standing};
@@ -243,12 +244,7 @@ pub async fn member_page(
         .map(|t| (t.code(), t.title(), t.code() == f.value("template")))
         .collect();
     Ok(MemberPage {
-        chrome: page
-            .chrome(&org.name, None)
-            .with_errors(f.has_errors())
-            .crumb("Administration", Some("/admin".into()))
-            .crumb("Membres", Some("/admin/membres".into()))
-            .crumb(org.name.clone(), None),
+        chrome: members_chrome(page, &org.name, f.has_errors(), &[], &org.name),
         kind_label: kind.label(),
         population: org.population.map_or_else(
             || "non renseignée".into(),
@@ -536,13 +532,13 @@ async fn subscription_of(p: &Platform, org: OrgId, id: &str) -> WebResult<Subscr
 fn end_page(page: &PageCtx, org: &OrgRow, sub: &SubscriptionRow, f: Fields) -> EndPage {
     let base = format!("/admin/membres/{}", org.siren);
     EndPage {
-        chrome: page
-            .chrome("Mettre fin à un abonnement", None)
-            .with_errors(f.has_errors())
-            .crumb("Administration", Some("/admin".into()))
-            .crumb("Membres", Some("/admin/membres".into()))
-            .crumb(org.name.clone(), Some(base.clone()))
-            .crumb("Mettre fin à un abonnement", None),
+        chrome: members_chrome(
+            page,
+            "Mettre fin à un abonnement",
+            f.has_errors(),
+            &[(&org.name, base.clone())],
+            "Mettre fin à un abonnement",
+        ),
         org_name: org.name.clone(),
         service: sub.service().map_or("?", Service::label),
         action: format!("{base}/abonnements/{}/fin", sub.id),
@@ -727,13 +723,13 @@ struct SignPage {
 fn sign_page(page: &PageCtx, org: &OrgRow, e: &EngagementRow, f: Fields) -> SignPage {
     let base = format!("/admin/membres/{}", org.siren);
     SignPage {
-        chrome: page
-            .chrome("Enregistrer la signature", None)
-            .with_errors(f.has_errors())
-            .crumb("Administration", Some("/admin".into()))
-            .crumb("Membres", Some("/admin/membres".into()))
-            .crumb(org.name.clone(), Some(base.clone()))
-            .crumb("Enregistrer la signature", None),
+        chrome: members_chrome(
+            page,
+            "Enregistrer la signature",
+            f.has_errors(),
+            &[(&org.name, base.clone())],
+            "Enregistrer la signature",
+        ),
         org_name: org.name.clone(),
         title: e.template().map_or("?", DocTemplate::title),
         reference: e.reference.clone(),
@@ -895,13 +891,13 @@ struct TerminatePage {
 fn terminate_page(page: &PageCtx, org: &OrgRow, e: &EngagementRow, f: Fields) -> TerminatePage {
     let base = format!("/admin/membres/{}", org.siren);
     TerminatePage {
-        chrome: page
-            .chrome("Résilier un engagement", None)
-            .with_errors(f.has_errors())
-            .crumb("Administration", Some("/admin".into()))
-            .crumb("Membres", Some("/admin/membres".into()))
-            .crumb(org.name.clone(), Some(base.clone()))
-            .crumb("Résilier", None),
+        chrome: members_chrome(
+            page,
+            "Résilier un engagement",
+            f.has_errors(),
+            &[(&org.name, base.clone())],
+            "Résilier",
+        ),
         org_name: org.name.clone(),
         title: e.template().map_or("?", DocTemplate::title),
         reference: e.reference.clone(),

@@ -3,15 +3,19 @@
 //! - [`members`]: the operator's member list, its filters and exports.
 //! - [`member`]: one member's page for the operator (identity, status, college,
 //!   subscriptions, conventions, users, timeline) and the forms that change it.
-//! - [`enroll`]: adding a member, picked from the registry.
+//! - [`enroll`]: adding a member, picked from the registry; [`import`]: many, from a CSV
+//!   file, with a preview.
 //! - [`territory`]: what members and their EPCI see of themselves (`/o/{siren}/adhesion`,
 //!   `/o/{siren}/communes`) and the EPCI's référents.
+//! - [`registry`]: the registry of communes in use, its imports, and the mergers to handle.
 //! - [`api`]: `/api/v1/organisations` and subscriptions.
 
 pub mod api;
 pub mod enroll;
+pub mod import;
 pub mod member;
 pub mod members;
+pub mod registry;
 pub mod territory;
 
 use bouquet_kernel::clock::time_zone;
@@ -19,10 +23,33 @@ use bouquet_kernel::org::DEFAULT_TIME_ZONE;
 use bouquet_kernel::{AppError, Service, Siren};
 use bouquet_store::Platform;
 use bouquet_store::orgs::{self, OrgRow};
-use bouquet_webkit::{WebError, WebResult};
+use bouquet_webkit::layout::Chrome;
+use bouquet_webkit::{PageCtx, WebError, WebResult};
 use jiff::civil::Date;
 
 use crate::members::Status;
+
+/// The chrome of an operator page under "Administration › Membres": `trail` are the crumbs
+/// in between (label, link), `last` the page's own crumb.
+pub fn members_chrome(
+    page: &PageCtx,
+    title: &str,
+    has_errors: bool,
+    trail: &[(&str, String)],
+    last: &str,
+) -> Chrome {
+    let chrome = page
+        .chrome(title, None)
+        .with_errors(has_errors)
+        .crumb("Administration", Some("/admin".into()))
+        .crumb("Membres", Some("/admin/membres".into()));
+    trail
+        .iter()
+        .fold(chrome, |c, (label, href)| {
+            c.crumb(*label, Some(href.clone()))
+        })
+        .crumb(last, None)
+}
 
 /// Today in the operator's time zone (`YYYY-MM-DD`): member lists, statuses and conventions
 /// are the operator's business, dated where it sits.
