@@ -7,7 +7,8 @@ use std::time::Duration;
 use bouquet_store::db::{Db, DbOptions};
 use bouquet_store::exec;
 
-fn bouquet(data_dir: &std::path::Path, args: &[&str]) -> Output {
+/// Runs the built binary on `data_dir` (SQLite and local files, whatever the environment).
+pub fn bouquet(data_dir: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bouquet"))
         .args(args)
         .arg("--data-dir")
@@ -18,11 +19,11 @@ fn bouquet(data_dir: &std::path::Path, args: &[&str]) -> Output {
         .expect("bouquet")
 }
 
-fn stdout(o: &Output) -> String {
+pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn stderr(o: &Output) -> String {
+pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 

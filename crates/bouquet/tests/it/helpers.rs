@@ -399,3 +399,20 @@ pub async fn problem(r: Response, status: StatusCode) -> serde_json::Value {
     assert!(!detail.is_empty(), "detail vide");
     body
 }
+
+/// A page: its status and its HTML with the entities the templates write put back into
+/// characters (so that tests can look for French text as written).
+pub async fn text(client: &Client, url: String) -> (reqwest::StatusCode, String) {
+    let r = client.get(url).send().await.unwrap();
+    (r.status(), body(r).await)
+}
+
+/// See [`text`].
+pub async fn body(r: reqwest::Response) -> String {
+    r.text()
+        .await
+        .unwrap()
+        .replace("&#39;", "'")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+}

@@ -8,7 +8,7 @@ use jiff::SignedDuration;
 use reqwest::{Method, StatusCode, multipart};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, csrf_of, engines, problem, spawn_app, spawn_app_on};
+use crate::helpers::{TestApp, body, csrf_of, engines, problem, spawn_app, spawn_app_on, text};
 use crate::tenancy::{Attempt, Caller, Verb, assert_refused};
 
 const ESSE: &str = "213501083"; // Essé, 1 048 inhabitants, CC Roche aux Fées Communauté
@@ -21,21 +21,6 @@ const IMPORT_1252: &[u8] =
     include_bytes!("../../../operator/adhesions/tests-data/import/membres-windows1252.csv");
 const IMPORT_ERRORS: &[u8] =
     include_bytes!("../../../operator/adhesions/tests-data/import/membres-erreurs.csv");
-
-async fn text(client: &reqwest::Client, url: String) -> (StatusCode, String) {
-    let r = client.get(url).send().await.unwrap();
-    (r.status(), body(r).await)
-}
-
-/// A page's HTML with the entities the templates write put back into characters.
-async fn body(r: reqwest::Response) -> String {
-    r.text()
-        .await
-        .unwrap()
-        .replace("&#39;", "'")
-        .replace("&quot;", "\"")
-        .replace("&amp;", "&")
-}
 
 fn today(app: &TestApp) -> String {
     bouquet_store::orgs::local_date(

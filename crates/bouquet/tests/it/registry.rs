@@ -3,8 +3,6 @@
 //! raises and their pages (`/admin/registre`), and every new route refused to those it is not
 //! for.
 
-use std::process::{Command, Output};
-
 use bouquet_adhesions::registry::Registry;
 use bouquet_adhesions::registry_import::{self, Summary};
 use bouquet_kernel::{Email, OrgId, Role, RoleSet, Siren};
@@ -14,7 +12,8 @@ use bouquet_store::{Platform, accounts, orgs, run};
 use bytes::Bytes;
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, csrf_of, engines, fingerprint, spawn_app, spawn_app_on};
+use crate::cli::{bouquet, stderr, stdout};
+use crate::helpers::{TestApp, body, csrf_of, engines, fingerprint, spawn_app, spawn_app_on, text};
 
 /// Ille-et-Vilaine, byte for byte from the embedded file.
 const ACTUEL: &[u8] =
@@ -179,25 +178,6 @@ async fn importing_the_old_file_then_the_current_one_says_what_changed() {
 
 // ---------------------------------------------------------------------------------------
 // The command line
-
-fn bouquet(data_dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bouquet"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("BOUQUET_DATABASE_URL")
-        .env_remove("BOUQUET_STORAGE_URL")
-        .output()
-        .expect("bouquet")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// The database and the stored files of a data directory, as a digest.
 async fn state_of(dir: &std::path::Path) -> String {
@@ -405,22 +385,6 @@ async fn the_command_line_imports_shows_and_simulates() {
 
 // ---------------------------------------------------------------------------------------
 // Mergers over HTTP
-
-/// A page's HTML with the entities the templates write put back into characters.
-async fn text(client: &reqwest::Client, url: String) -> (StatusCode, String) {
-    let r = client.get(url).send().await.unwrap();
-    let status = r.status();
-    (status, body(r).await)
-}
-
-async fn body(r: reqwest::Response) -> String {
-    r.text()
-        .await
-        .unwrap()
-        .replace("&#39;", "'")
-        .replace("&quot;", "\"")
-        .replace("&amp;", "&")
-}
 
 fn today(app: &TestApp) -> String {
     orgs::local_date(
