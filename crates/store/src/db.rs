@@ -116,6 +116,26 @@ impl Db {
         })
     }
 
+    /// Runs `op` in one write transaction: committed when it returns `Ok`, rolled back when
+    /// it returns an error, which is passed on (a form then shows it). One place for the
+    /// commit-or-roll-back every form handler needs.
+    pub async fn atomically<T>(
+        &self,
+        op: impl AsyncFnOnce(&mut Tx) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut tx = self.begin().await?;
+        match op(&mut tx).await {
+            Ok(value) => {
+                tx.commit().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                tx.rollback().await?;
+                Err(e)
+            }
+        }
+    }
+
     /// A connection for reading (outside any transaction).
     pub async fn read(&self) -> StoreResult<Pooled> {
         Ok(match self {

@@ -316,43 +316,43 @@ pub async fn enroll(
     let mut f = Fields::new();
     let change = read_change(&pairs, &mut f);
     if let (Some(change), false) = (change, f.has_errors()) {
-        let mut tx = p.db.begin().await?;
         let actor = identity.audit_actor();
-        let result = async {
-            let org =
-                members::ensure_from_registry(&mut tx, p.clock.now(), &registry, &siren, &actor)
-                    .await?;
-            members::enroll(
-                &mut tx,
-                p.clock.now(),
-                operator_date(p),
-                org,
-                &change,
-                Some(pairs.get("college")),
-                &actor,
-            )
-            .await
-        }
-        .await;
+        let result =
+            p.db.atomically(async |tx| {
+                let org =
+                    members::ensure_from_registry(tx, p.clock.now(), &registry, &siren, &actor)
+                        .await?;
+                members::enroll(
+                    tx,
+                    p.clock.now(),
+                    operator_date(p),
+                    org,
+                    &change,
+                    Some(pairs.get("college")),
+                    &actor,
+                )
+                .await
+            })
+            .await;
         match result {
-            Ok(()) => {
-                tx.commit().await?;
-                return Ok(flash::set(
-                    see_other(&format!("/admin/membres/{siren}")),
-                    "membre-ajoute",
-                    page.secure(),
-                ));
-            }
-            Err(e) => {
-                tx.rollback().await?;
-                f.absorb_conflict(AppError::from(e), "status")
-                    .map_err(WebError)?;
-            }
+            Ok(()) => return Ok(enrolled(&page, &siren)),
+            Err(e) => f
+                .absorb_conflict(AppError::from(e), "status")
+                .map_err(WebError)?,
         }
     }
     render_status(
         StatusCode::UNPROCESSABLE_ENTITY,
         &enroll_page(&page, who, f).await?,
+    )
+}
+
+/// Where an enrolment leads: the new member's page, with its notice.
+fn enrolled(page: &PageCtx, siren: &Siren) -> Response {
+    flash::set(
+        see_other(&format!("/admin/membres/{siren}")),
+        "membre-ajoute",
+        page.secure(),
     )
 }
 
@@ -482,53 +482,44 @@ pub async fn other_enroll(
         );
     }
     if let (Some(change), Some(siren), Some(kind), false) = (change, siren, kind, f.has_errors()) {
-        let mut tx = p.db.begin().await?;
         let actor = identity.audit_actor();
         let now = p.clock.now();
-        let result = async {
-            let mut new = NewOrg::new(siren.clone(), name, kind);
-            if let Some(c) = &commune {
-                let epci = Siren::parse(&c.epci_siren).map_err(|_| {
-                    AppError::invalid(
-                        "commune_insee",
-                        "Le référentiel donne à cette commune un EPCI invalide.",
-                    )
-                })?;
-                new.parent = Some(
-                    members::ensure_from_registry(&mut tx, now, &registry, &epci, &actor).await?,
-                );
-                new.departement = Some(c.departement.clone());
-            }
-            if !departement.is_empty() {
-                new.departement = Some(departement.clone());
-            }
-            let org = orgs::create(&mut tx, now, new, &actor).await?;
-            members::enroll(
-                &mut tx,
-                now,
-                operator_date(p),
-                org,
-                &change,
-                Some(pairs.get("college")),
-                &actor,
-            )
-            .await
-        }
-        .await;
+        let result =
+            p.db.atomically(async |tx| {
+                let mut new = NewOrg::new(siren.clone(), name, kind);
+                if let Some(c) = &commune {
+                    let epci = Siren::parse(&c.epci_siren).map_err(|_| {
+                        AppError::invalid(
+                            "commune_insee",
+                            "Le référentiel donne à cette commune un EPCI invalide.",
+                        )
+                    })?;
+                    new.parent = Some(
+                        members::ensure_from_registry(tx, now, &registry, &epci, &actor).await?,
+                    );
+                    new.departement = Some(c.departement.clone());
+                }
+                if !departement.is_empty() {
+                    new.departement = Some(departement.clone());
+                }
+                let org = orgs::create(tx, now, new, &actor).await?;
+                members::enroll(
+                    tx,
+                    now,
+                    operator_date(p),
+                    org,
+                    &change,
+                    Some(pairs.get("college")),
+                    &actor,
+                )
+                .await
+            })
+            .await;
         match result {
-            Ok(()) => {
-                tx.commit().await?;
-                return Ok(flash::set(
-                    see_other(&format!("/admin/membres/{siren}")),
-                    "membre-ajoute",
-                    page.secure(),
-                ));
-            }
-            Err(e) => {
-                tx.rollback().await?;
-                f.absorb_conflict(AppError::from(e), "siren")
-                    .map_err(WebError)?;
-            }
+            Ok(()) => return Ok(enrolled(&page, &siren)),
+            Err(e) => f
+                .absorb_conflict(AppError::from(e), "siren")
+                .map_err(WebError)?,
         }
     }
     render_status(

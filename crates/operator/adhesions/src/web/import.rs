@@ -345,28 +345,27 @@ pub async fn confirm(
     }
     let registry = current::current(p).await?;
     let valid: Vec<_> = preview.valid().collect();
-    let mut tx = p.db.begin().await?;
-    let result = import_apply::apply(
-        &mut tx,
-        p.clock.now(),
-        operator_date(p),
-        &registry,
-        &valid,
-        &name,
-        &identity.audit_actor(),
-    )
-    .await;
+    let result =
+        p.db.atomically(async |tx| {
+            import_apply::apply(
+                tx,
+                p.clock.now(),
+                operator_date(p),
+                &registry,
+                &valid,
+                &name,
+                &identity.audit_actor(),
+            )
+            .await
+        })
+        .await;
     match result {
-        Ok(_) => {
-            tx.commit().await?;
-            Ok(flash::set(
-                see_other("/admin/membres"),
-                "membres-importes",
-                page.secure(),
-            ))
-        }
+        Ok(_) => Ok(flash::set(
+            see_other("/admin/membres"),
+            "membres-importes",
+            page.secure(),
+        )),
         Err(e) => {
-            tx.rollback().await?;
             f.absorb_conflict(AppError::from(e), "lignes_valides")
                 .map_err(WebError)?;
             render_status(

@@ -380,33 +380,28 @@ pub async fn change_status(
     let p = &page.state.platform;
     let mut f = default_fields(p);
     if let (Some(change), false) = (read_change(&pairs, &mut f), f.has_errors()) {
-        let mut tx = p.db.begin().await?;
-        match members::change_status(
-            &mut tx,
-            p.clock.now(),
-            operator_date(p),
-            org_id,
-            &change,
-            &identity.audit_actor(),
-        )
-        .await
-        {
-            Ok(true) => {
-                tx.commit().await?;
-                return Ok(done(&page, &siren, "adhesion", "statut-modifie"));
-            }
-            Ok(false) => {
-                tx.rollback().await?;
-                f.error(
-                    "status",
-                    "Cette organisation n'est pas membre : enregistrez d'abord son adhésion.",
-                );
-            }
-            Err(e) => {
-                tx.rollback().await?;
-                f.absorb_conflict(AppError::from(e), "status")
-                    .map_err(WebError)?;
-            }
+        let result =
+            p.db.atomically(async |tx| {
+                members::change_status(
+                    tx,
+                    p.clock.now(),
+                    operator_date(p),
+                    org_id,
+                    &change,
+                    &identity.audit_actor(),
+                )
+                .await
+            })
+            .await;
+        match result {
+            Ok(true) => return Ok(done(&page, &siren, "adhesion", "statut-modifie")),
+            Ok(false) => f.error(
+                "status",
+                "Cette organisation n'est pas membre : enregistrez d'abord son adhésion.",
+            ),
+            Err(e) => f
+                .absorb_conflict(AppError::from(e), "status")
+                .map_err(WebError)?,
         }
     }
     with_errors(&page, &identity, org, f).await
@@ -422,28 +417,22 @@ pub async fn set_college(
     let (org, org_id) = target(&page, &identity, &siren).await?;
     let p = &page.state.platform;
     let mut f = default_fields(p).with("college", pairs.get("college"));
-    let mut tx = p.db.begin().await?;
-    match members::set_college(
-        &mut tx,
-        p.clock.now(),
-        org_id,
-        pairs.get("college"),
-        &identity.audit_actor(),
-    )
-    .await
-    {
-        Ok(true) => {
-            tx.commit().await?;
-            return Ok(done(&page, &siren, "adhesion", "college-modifie"));
-        }
-        Ok(false) => {
-            tx.rollback().await?;
-            f.error("college", "Cette organisation n'est pas membre.");
-        }
-        Err(e) => {
-            tx.rollback().await?;
-            f.absorb(AppError::from(e)).map_err(WebError)?;
-        }
+    let result =
+        p.db.atomically(async |tx| {
+            members::set_college(
+                tx,
+                p.clock.now(),
+                org_id,
+                pairs.get("college"),
+                &identity.audit_actor(),
+            )
+            .await
+        })
+        .await;
+    match result {
+        Ok(true) => return Ok(done(&page, &siren, "adhesion", "college-modifie")),
+        Ok(false) => f.error("college", "Cette organisation n'est pas membre."),
+        Err(e) => f.absorb(AppError::from(e)).map_err(WebError)?,
     }
     with_errors(&page, &identity, org, f).await
 }
@@ -480,30 +469,28 @@ pub async fn subscribe(
     };
     if let (Some(service), false) = (service, f.has_errors()) {
         let end = Some(pairs.get("end_date").trim()).filter(|s| !s.is_empty());
-        let mut tx = p.db.begin().await?;
-        let result = orgs::subscribe(
-            &mut tx,
-            p.clock.now(),
-            org_id,
-            NewSubscription {
-                service,
-                start_date: pairs.get("start_date").trim(),
-                end_date: end,
-                max_users,
-            },
-            &identity.audit_actor(),
-        )
-        .await;
+        let result =
+            p.db.atomically(async |tx| {
+                orgs::subscribe(
+                    tx,
+                    p.clock.now(),
+                    org_id,
+                    NewSubscription {
+                        service,
+                        start_date: pairs.get("start_date").trim(),
+                        end_date: end,
+                        max_users,
+                    },
+                    &identity.audit_actor(),
+                )
+                .await
+            })
+            .await;
         match result {
-            Ok(_) => {
-                tx.commit().await?;
-                return Ok(done(&page, &siren, "abonnements", "abonnement-ajoute"));
-            }
-            Err(e) => {
-                tx.rollback().await?;
-                f.absorb_conflict(AppError::from(e), "service")
-                    .map_err(WebError)?;
-            }
+            Ok(_) => return Ok(done(&page, &siren, "abonnements", "abonnement-ajoute")),
+            Err(e) => f
+                .absorb_conflict(AppError::from(e), "service")
+                .map_err(WebError)?,
         }
     }
     with_errors(&page, &identity, org, f).await
@@ -570,25 +557,22 @@ pub async fn end(
     let p = &page.state.platform;
     let sub = subscription_of(p, org_id, &id).await?;
     let mut f = Fields::new().with("end_date", pairs.get("end_date"));
-    let mut tx = p.db.begin().await?;
-    match orgs::end_subscription(
-        &mut tx,
-        p.clock.now(),
-        org_id,
-        &id,
-        pairs.get("end_date").trim(),
-        &identity.audit_actor(),
-    )
-    .await
-    {
-        Ok(_) => {
-            tx.commit().await?;
-            return Ok(done(&page, &siren, "abonnements", "abonnement-termine"));
-        }
-        Err(e) => {
-            tx.rollback().await?;
-            f.absorb(AppError::from(e)).map_err(WebError)?;
-        }
+    let result =
+        p.db.atomically(async |tx| {
+            orgs::end_subscription(
+                tx,
+                p.clock.now(),
+                org_id,
+                &id,
+                pairs.get("end_date").trim(),
+                &identity.audit_actor(),
+            )
+            .await
+        })
+        .await;
+    match result {
+        Ok(_) => return Ok(done(&page, &siren, "abonnements", "abonnement-termine")),
+        Err(e) => f.absorb(AppError::from(e)).map_err(WebError)?,
     }
     render_status(
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -842,30 +826,30 @@ pub async fn sign(
         .blobs
         .put_bytes(&owner_key(Some(org_id)), bytes::Bytes::from(pdf))
         .await?;
-    let mut tx = p.db.begin().await?;
-    let result = engagements::record_signature(
-        &mut tx,
-        p.clock.now(),
-        operator_date(p),
-        org_id,
-        &id,
-        &Signature {
-            signatory: f.value("signatory").to_owned(),
-            signed_on,
-            sha256: blob.sha256,
-            size,
-        },
-        &identity.audit_actor(),
-    )
-    .await;
+    let signature = Signature {
+        signatory: f.value("signatory").to_owned(),
+        signed_on,
+        sha256: blob.sha256,
+        size,
+    };
+    let result =
+        p.db.atomically(async |tx| {
+            engagements::record_signature(
+                tx,
+                p.clock.now(),
+                operator_date(p),
+                org_id,
+                &id,
+                &signature,
+                &identity.audit_actor(),
+            )
+            .await
+        })
+        .await;
     match result {
-        Ok(true) => {
-            tx.commit().await?;
-            Ok(done(&page, &siren, "engagements", "signature-enregistree"))
-        }
+        Ok(true) => Ok(done(&page, &siren, "engagements", "signature-enregistree")),
         Ok(false) => Err(WebError(AppError::NotFound)),
         Err(err) => {
-            tx.rollback().await?;
             f.absorb_conflict(AppError::from(err), "document")
                 .map_err(WebError)?;
             render_status(
@@ -933,27 +917,25 @@ pub async fn terminate(
         .with("reason", pairs.get("reason"));
     match pairs.get("ends_on").trim().parse::<Date>() {
         Ok(on) => {
-            let mut tx = p.db.begin().await?;
-            match engagements::terminate(
-                &mut tx,
-                p.clock.now(),
-                org_id,
-                &id,
-                on,
-                pairs.get("reason"),
-                &identity.audit_actor(),
-            )
-            .await
-            {
-                Ok(_) => {
-                    tx.commit().await?;
-                    return Ok(done(&page, &siren, "engagements", "engagement-resilie"));
-                }
-                Err(err) => {
-                    tx.rollback().await?;
-                    f.absorb_conflict(AppError::from(err), "reason")
-                        .map_err(WebError)?;
-                }
+            let result =
+                p.db.atomically(async |tx| {
+                    engagements::terminate(
+                        tx,
+                        p.clock.now(),
+                        org_id,
+                        &id,
+                        on,
+                        pairs.get("reason"),
+                        &identity.audit_actor(),
+                    )
+                    .await
+                })
+                .await;
+            match result {
+                Ok(_) => return Ok(done(&page, &siren, "engagements", "engagement-resilie")),
+                Err(err) => f
+                    .absorb_conflict(AppError::from(err), "reason")
+                    .map_err(WebError)?,
             }
         }
         Err(_) => f.error("ends_on", "Saisissez la date de fin."),

@@ -450,29 +450,29 @@ pub async fn ignore(
     let p = &page.state.platform;
     let row = merger_of(p, &id).await?;
     let mut f = Fields::new().with("reason", pairs.get("reason"));
-    let mut tx = p.db.begin().await?;
-    match mergers::ignore(
-        &mut tx,
-        p.clock.now(),
-        &id,
-        pairs.get("reason"),
-        &identity.audit_actor(),
-    )
-    .await
-    {
+    let result =
+        p.db.atomically(async |tx| {
+            mergers::ignore(
+                tx,
+                p.clock.now(),
+                &id,
+                pairs.get("reason"),
+                &identity.audit_actor(),
+            )
+            .await
+        })
+        .await;
+    match result {
         Ok(()) => {
-            tx.commit().await?;
             return Ok(flash::set(
                 see_other("/admin/registre"),
                 "fusion-ignoree",
                 page.secure(),
             ));
         }
-        Err(e) => {
-            tx.rollback().await?;
-            f.absorb_conflict(AppError::from(e), "reason")
-                .map_err(WebError)?;
-        }
+        Err(e) => f
+            .absorb_conflict(AppError::from(e), "reason")
+            .map_err(WebError)?,
     }
     render_status(
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -565,31 +565,31 @@ pub async fn transfer(
     };
     if let Some(effective) = effective {
         let registry = current::current(p).await?;
-        let mut tx = p.db.begin().await?;
-        match mergers::confirm(
-            &mut tx,
-            p.clock.now(),
-            today,
-            &registry,
-            &id,
-            effective,
-            &identity.audit_actor(),
-        )
-        .await
-        {
+        let result =
+            p.db.atomically(async |tx| {
+                mergers::confirm(
+                    tx,
+                    p.clock.now(),
+                    today,
+                    &registry,
+                    &id,
+                    effective,
+                    &identity.audit_actor(),
+                )
+                .await
+            })
+            .await;
+        match result {
             Ok(done) => {
-                tx.commit().await?;
                 return Ok(flash::set(
                     see_other(&format!("/admin/membres/{}", done.new_siren)),
                     "fusion-enregistree",
                     page.secure(),
                 ));
             }
-            Err(e) => {
-                tx.rollback().await?;
-                f.absorb_conflict(AppError::from(e), "effective_date")
-                    .map_err(WebError)?;
-            }
+            Err(e) => f
+                .absorb_conflict(AppError::from(e), "effective_date")
+                .map_err(WebError)?,
         }
     }
     let shown = effective.unwrap_or(today);
