@@ -529,7 +529,10 @@ pub fn write_object(out: &mut Vec<u8>, object: &Object) {
         Object::Null => out.extend_from_slice(b"null"),
         Object::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Object::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
-        Object::Real(r) => out.extend_from_slice(format_real(*r).as_bytes()),
+        // Shortest text that reads back as the same value: rewritten objects (pages, boxes)
+        // must compare equal to the originals for validators that diff revisions.
+        Object::Real(r) if r.is_finite() => out.extend_from_slice(format!("{r}").as_bytes()),
+        Object::Real(_) => out.push(b'0'),
         Object::Name(n) => write_name(out, n),
         Object::String(s) => write_string(out, s),
         Object::Array(items) => {
@@ -626,6 +629,7 @@ pub fn decode_text_string(bytes: &[u8]) -> String {
     }
 }
 
+/// A number for generated content (coordinates, font sizes): at most 4 decimals.
 pub fn format_real(r: f64) -> String {
     if !r.is_finite() {
         return "0".into();
