@@ -1,1 +1,676 @@
-//! See main.rs.
+//! PAdES signing by incremental update, checked by pyHanko and poppler's pdfsig.
+//!
+//! Until the CMS module lands, the CMS is made by `openssl cms -sign -cades` over the exact
+//! signed bytes, rebuilt from the original and the prepared tail.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use bouquet_crypto::CryptoError;
+use bouquet_crypto::pades::{
+    self, PreparedSignature, SignatureRequest, Stamp, StampPage, prepare, signatures,
+};
+use bouquet_crypto::pdf::{PdfReader, PdfSource, XrefKind};
+use sha2::{Digest, Sha256};
+
+const FIXTURE: &str = "../../standards/signature/pades/PDF_avec_tags-signature_pades.pdf";
+
+// ---------------------------------------------------------------------------------------------
+// Scratch space, test PKI, CMS by OpenSSL, validators.
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join(format!("bouquet-pades-{}", std::process::id()))
+        .join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+struct Pki {
+    root_pem: PathBuf,
+    signer_pem: PathBuf,
+    key_pem: PathBuf,
+}
+
+fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+        };
+        let dir = scratch("pki");
+        let root_key = KeyPair::generate().unwrap();
+        let mut root_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        root_params
+            .distinguished_name
+            .push(DnType::CommonName, "AC Bouquet test PAdES");
+        root_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        root_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let root = root_params.self_signed(&root_key).unwrap();
+        let issuer = Issuer::new(root_params, root_key);
+
+        let signer_key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Anne Martin");
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "Commune de Saint-Aubin");
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::ContentCommitment,
+        ];
+        let signer = params.signed_by(&signer_key, &issuer).unwrap();
+
+        let pki = Pki {
+            root_pem: dir.join("root.pem"),
+            signer_pem: dir.join("signer.pem"),
+            key_pem: dir.join("key.pem"),
+        };
+        std::fs::write(&pki.root_pem, root.pem()).unwrap();
+        std::fs::write(&pki.signer_pem, signer.pem()).unwrap();
+        std::fs::write(&pki.key_pem, signer_key.serialize_pem()).unwrap();
+        pki
+    })
+}
+
+/// The bytes a prepared signature covers, rebuilt from the original and its tail.
+fn signed_bytes(original: &[u8], prepared: &PreparedSignature) -> Vec<u8> {
+    let whole = [original, prepared.placeholder_tail()].concat();
+    let [_, a, b, c] = prepared.byte_range();
+    assert_eq!(b + c, whole.len() as u64);
+    [&whole[..a as usize], &whole[b as usize..]].concat()
+}
+
+/// A CAdES detached CMS over `content` made by OpenSSL with the test signer.
+fn openssl_cms(content: &[u8], dir: &Path) -> Vec<u8> {
+    let pki = pki();
+    let input = dir.join("signed-range.bin");
+    let output = dir.join("cms.der");
+    std::fs::write(&input, content).unwrap();
+    let status = Command::new("openssl")
+        .args([
+            "cms",
+            "-sign",
+            "-binary",
+            "-cades",
+            "-nosmimecap",
+            "-md",
+            "sha256",
+        ])
+        .args(["-outform", "DER", "-in"])
+        .arg(&input)
+        .arg("-signer")
+        .arg(&pki.signer_pem)
+        .arg("-inkey")
+        .arg(&pki.key_pem)
+        .arg("-out")
+        .arg(&output)
+        .status()
+        .unwrap();
+    assert!(status.success(), "openssl cms -sign failed");
+    std::fs::read(output).unwrap()
+}
+
+/// Signs `pdf` (prepare, CMS by OpenSSL, finish); checks the digest against the bytes.
+fn sign_with(pdf: &[u8], request: &SignatureRequest, dir: &Path) -> Vec<u8> {
+    let prepared = prepare(&pdf, request).unwrap();
+    let content = signed_bytes(pdf, &prepared);
+    assert_eq!(prepared.digest, <[u8; 32]>::from(Sha256::digest(&content)));
+    let cms = openssl_cms(&content, dir);
+    let tail = prepared.finish(&cms).unwrap();
+    [pdf, &tail[..]].concat()
+}
+
+fn request(name: &str) -> SignatureRequest {
+    let mut request = SignatureRequest::new(name, "2026-12-07T13:03:00Z".parse().unwrap());
+    request.reason = Some("Approbation de la délibération".into());
+    request.location = Some("Saint-Aubin".into());
+    request
+}
+
+fn stamp(page: StampPage) -> Stamp {
+    Stamp {
+        lines: vec![
+            "Signé par Anne Martin".into(),
+            "Maire".into(),
+            "le 07/12/2026 à 14:03".into(),
+            "en l’absence de Paul Durand".into(),
+        ],
+        page,
+        rect: None,
+    }
+}
+
+/// Runs pyHanko on `pdf`; returns whether it exited 0 and its output.
+fn pyhanko(pdf: &Path) -> (bool, String) {
+    let output = Command::new("pyhanko")
+        .args([
+            "sign",
+            "validate",
+            "--pretty-print",
+            "--no-revocation-check",
+        ])
+        .arg("--trust")
+        .arg(&pki().root_pem)
+        .arg("--trust-replace")
+        .arg(pdf)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// Runs pdfsig (always exits 0: its text is what counts).
+fn pdfsig(pdf: &Path) -> String {
+    let output = Command::new("pdfsig").arg(pdf).output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Asserts that both validators accept every signature of the file and that pdfsig finds
+/// `count` signatures, the last one covering the whole document.
+fn assert_valid(path: &Path, count: usize) {
+    let (ok, text) = pyhanko(path);
+    assert!(ok, "pyHanko refused {}:\n{text}", path.display());
+    assert!(text.contains("judged VALID"), "{text}");
+    let text = pdfsig(path);
+    assert_eq!(
+        text.matches("Signature is Valid.").count(),
+        count,
+        "pdfsig on {}:\n{text}",
+        path.display()
+    );
+    assert!(text.contains("Total document signed"), "{text}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A tiny PDF writer for test documents.
+
+#[derive(Default)]
+struct TestPdf {
+    pages: usize,
+    /// Bytes of comment lines added to the first page's content.
+    padding: usize,
+    indirect_annots: bool,
+    acroform: bool,
+}
+
+impl TestPdf {
+    fn pages(pages: usize) -> Self {
+        TestPdf {
+            pages,
+            ..TestPdf::default()
+        }
+    }
+
+    fn build(&self) -> Vec<u8> {
+        let mut objects: Vec<Vec<u8>> = Vec::new();
+        // 1 catalog, 2 pages, 3 font, 4 acroform, 5 text field widget, 6 annots array,
+        // 7 link annotation, then (page, content) pairs.
+        let first_page = 8;
+        let page_refs: Vec<String> = (0..self.pages)
+            .map(|i| format!("{} 0 R", first_page + 2 * i))
+            .collect();
+        let acroform = if self.acroform {
+            " /AcroForm 4 0 R"
+        } else {
+            ""
+        };
+        objects.push(format!("<< /Type /Catalog /Pages 2 0 R{acroform} >>").into_bytes());
+        objects.push(
+            format!(
+                "<< /Type /Pages /Kids [{}] /Count {} /MediaBox [0 0 595 842] >>",
+                page_refs.join(" "),
+                self.pages
+            )
+            .into_bytes(),
+        );
+        objects.push(
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+                .to_vec(),
+        );
+        objects.push(b"<< /Fields [5 0 R] /DA (/Helv 0 Tf 0 g) >>".to_vec());
+        objects.push(
+            format!(
+                "<< /Type /Annot /Subtype /Widget /FT /Tx /T (Nom) /V (Anne) /Rect [72 600 272 620] /P {first_page} 0 R /F 4 >>"
+            )
+            .into_bytes(),
+        );
+        let mut annots = vec!["7 0 R".to_string()];
+        if self.acroform {
+            annots.push("5 0 R".into());
+        }
+        objects.push(format!("[{}]", annots.join(" ")).into_bytes());
+        objects.push(
+            b"<< /Type /Annot /Subtype /Link /Rect [72 700 200 720] /Border [0 0 0] /A << /S /URI /URI (https://example.org/) >> >>"
+                .to_vec(),
+        );
+        for i in 0..self.pages {
+            let annots = if i == 0 && (self.indirect_annots || self.acroform) {
+                if self.indirect_annots {
+                    " /Annots 6 0 R".to_string()
+                } else {
+                    " /Annots [5 0 R]".to_string()
+                }
+            } else {
+                String::new()
+            };
+            objects.push(
+                format!(
+                    "<< /Type /Page /Parent 2 0 R /Contents {} 0 R /Resources << /Font << /F1 3 0 R >> >>{annots} >>",
+                    first_page + 2 * i + 1
+                )
+                .into_bytes(),
+            );
+            let mut content =
+                format!("BT /F1 24 Tf 72 760 Td (Page {} de test) Tj ET\n", i + 1).into_bytes();
+            if i == 0 {
+                let line = b"% padding padding padding padding padding padding padding padding\n";
+                while content.len() < self.padding {
+                    content.extend_from_slice(line);
+                }
+            }
+            let mut stream = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
+            stream.extend_from_slice(&content);
+            stream.extend_from_slice(b"\nendstream");
+            objects.push(stream);
+        }
+        let mut out = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, body) in objects.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+            out.extend_from_slice(body);
+            out.extend_from_slice(b"\nendobj\n");
+        }
+        let xref = out.len();
+        out.extend_from_slice(
+            format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+        );
+        for offset in offsets {
+            out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R /ID [<0123456789ABCDEF0123456789ABCDEF> <0123456789ABCDEF0123456789ABCDEF>] >>\nstartxref\n{xref}\n%%EOF\n",
+                objects.len() + 1
+            )
+            .as_bytes(),
+        );
+        out
+    }
+}
+
+fn qpdf(args: &[&str], input: &Path, output: &Path) {
+    let status = Command::new("qpdf")
+        .args(args)
+        .arg(input)
+        .arg(output)
+        .status()
+        .unwrap();
+    // qpdf exits 3 on warnings only.
+    assert!(matches!(status.code(), Some(0 | 3)), "qpdf {args:?} failed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests.
+
+#[test]
+fn an_invisible_signature_on_a_classic_xref_pdf_is_valid_for_pyhanko_and_pdfsig() {
+    let dir = scratch("classic");
+    let original = TestPdf::pages(3).build();
+    let signed = sign_with(&original, &request("Anne Martin"), &dir);
+    assert_eq!(
+        &signed[..original.len()],
+        &original[..],
+        "incremental update only"
+    );
+    let path = write(&dir, "signed.pdf", &signed);
+    assert_valid(&path, 1);
+
+    let found = signatures(&signed).unwrap();
+    assert_eq!(found.len(), 1);
+    let sig = &found[0];
+    assert_eq!(sig.field_name, "Signature1");
+    assert!(sig.covers_whole_file && sig.covers_revision && sig.byte_range_matches_contents);
+    assert_eq!(
+        sig.signing_time_m.as_deref(),
+        Some("D:20261207140300+01'00'")
+    );
+    assert_eq!(
+        sig.reason.as_deref(),
+        Some("Approbation de la délibération")
+    );
+    assert_eq!(sig.name.as_deref(), Some("Anne Martin"));
+    assert_eq!(sig.sub_filter.as_deref(), Some("ETSI.CAdES.detached"));
+    assert_eq!(sig.cms_der[0], 0x30);
+    let [_, a, b, _] = sig.byte_range;
+    let content = [&signed[..a as usize], &signed[b as usize..]].concat();
+    assert_eq!(
+        sig.content_sha256,
+        <[u8; 32]>::from(Sha256::digest(&content))
+    );
+}
+
+#[test]
+fn one_flipped_byte_in_the_signed_range_makes_both_validators_fail() {
+    let dir = scratch("flipped");
+    let original = TestPdf::pages(2).build();
+    let mut signed = sign_with(&original, &request("Anne Martin"), &dir);
+    // A byte of the first page's text ("Page 1 de test").
+    let at = signed.windows(6).position(|w| w == b"Page 1").unwrap();
+    signed[at + 5] = b'7';
+    let path = write(&dir, "tampered.pdf", &signed);
+    let (ok, text) = pyhanko(&path);
+    assert!(!ok, "pyHanko accepted a tampered file:\n{text}");
+    let text = pdfsig(&path);
+    assert!(!text.contains("Signature is Valid."), "{text}");
+    assert!(text.contains("Digest Mismatch"), "{text}");
+}
+
+#[test]
+fn a_second_signature_keeps_the_first_one_valid() {
+    let dir = scratch("twice");
+    let original = TestPdf::pages(2).build();
+    let once = sign_with(&original, &request("Anne Martin"), &dir);
+    let mut second = request("Paul Durand");
+    second.stamp = Some(stamp(StampPage::Last));
+    let twice = sign_with(&once, &second, &dir);
+    let path = write(&dir, "twice.pdf", &twice);
+    let (ok, text) = pyhanko(&path);
+    assert!(ok, "{text}");
+    assert_eq!(text.matches("judged VALID").count(), 2, "{text}");
+    let text = pdfsig(&path);
+    assert_eq!(text.matches("Signature is Valid.").count(), 2, "{text}");
+    assert!(text.contains("Total document signed"), "{text}");
+
+    let found = signatures(&twice).unwrap();
+    let names: Vec<&str> = found.iter().map(|s| s.field_name.as_str()).collect();
+    assert_eq!(names, ["Signature1", "Signature2"]);
+    assert!(!found[0].covers_whole_file && found[0].covers_revision);
+    assert!(found[1].covers_whole_file && found[1].covers_revision);
+}
+
+#[test]
+fn the_iparapheur_fixture_can_be_signed_again() {
+    let dir = scratch("iparapheur");
+    let original = std::fs::read(FIXTURE).unwrap();
+    let signed = sign_with(&original, &request("Anne Martin"), &dir);
+    let path = write(&dir, "resigned.pdf", &signed);
+    let text = pdfsig(&path);
+    assert_eq!(text.matches("Signature is Valid.").count(), 2, "{text}");
+    let found = signatures(&signed).unwrap();
+    let names: Vec<&str> = found.iter().map(|s| s.field_name.as_str()).collect();
+    assert_eq!(names, ["Signature1", "Signature2"]);
+    assert_eq!(found[0].byte_range, [0, 68248, 87194, 3642]);
+    assert!(found[0].covers_revision && !found[0].covers_whole_file);
+
+    // pyHanko checks that our update only added a signature (its signer expired in 2025:
+    // validate at the claimed times).
+    let trust = Path::new(FIXTURE)
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("trust");
+    let output = Command::new("pyhanko")
+        .args([
+            "sign",
+            "validate",
+            "--executive-summary",
+            "--no-revocation-check",
+        ])
+        .args(["--validation-time", "claimed", "--trust-replace", "--trust"])
+        .arg(trust.join("libriciel-test-ca-root.pem"))
+        .arg("--trust")
+        .arg(&pki().root_pem)
+        .arg("--other-certs")
+        .arg(trust.join("libriciel-test-ca-intermediate.pem"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(text.matches(":VALID").count(), 2, "{text}");
+}
+
+#[test]
+fn xref_streams_and_object_streams_are_read_and_continued() {
+    let dir = scratch("objstm");
+    let classic = write(&dir, "classic.pdf", &TestPdf::pages(4).build());
+    let compressed = dir.join("objstm.pdf");
+    qpdf(&["--object-streams=generate"], &classic, &compressed);
+    let original = std::fs::read(&compressed).unwrap();
+    assert_eq!(
+        PdfReader::open(&original).unwrap().newest_xref_kind(),
+        XrefKind::Stream
+    );
+    let mut req = request("Anne Martin");
+    req.stamp = Some(stamp(StampPage::Number(2)));
+    let signed = sign_with(&original, &req, &dir);
+    assert_eq!(
+        PdfReader::open(&signed).unwrap().newest_xref_kind(),
+        XrefKind::Stream
+    );
+    let path = write(&dir, "signed.pdf", &signed);
+    assert_valid(&path, 1);
+    // And a second signature over the xref-stream update.
+    let twice = sign_with(&signed, &request("Paul Durand"), &dir);
+    let path = write(&dir, "twice.pdf", &twice);
+    assert_valid(&path, 2);
+    let (_, text) = pyhanko(&path);
+    assert_eq!(text.matches("judged VALID").count(), 2, "{text}");
+}
+
+#[test]
+fn a_visible_stamp_shows_french_text() {
+    let dir = scratch("stamp");
+    let original = TestPdf::pages(2).build();
+    let mut req = request("Anne Martin");
+    req.stamp = Some(stamp(StampPage::Last));
+    let signed = sign_with(&original, &req, &dir);
+    let path = write(&dir, "stamped.pdf", &signed);
+    assert_valid(&path, 1);
+    let output = Command::new("pdftotext")
+        .args(["-f", "2", "-l", "2"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("Signé par Anne Martin"), "{text}");
+    assert!(text.contains("le 07/12/2026 à 14:03"), "{text}");
+    assert!(text.contains("en l’absence de Paul Durand"), "{text}");
+}
+
+#[test]
+fn indirect_annots_and_an_existing_acroform_are_kept() {
+    let dir = scratch("annots");
+    for (name, pdf) in [
+        (
+            "indirect-annots",
+            TestPdf {
+                pages: 1,
+                indirect_annots: true,
+                ..TestPdf::default()
+            },
+        ),
+        (
+            "acroform",
+            TestPdf {
+                pages: 2,
+                acroform: true,
+                ..TestPdf::default()
+            },
+        ),
+    ] {
+        let original = pdf.build();
+        let signed = sign_with(&original, &request("Anne Martin"), &dir);
+        let path = write(&dir, &format!("{name}.pdf"), &signed);
+        assert_valid(&path, 1);
+        // The existing annotations and fields are still there.
+        let reader = PdfReader::open(&signed).unwrap();
+        let catalog = reader
+            .resolve_dict(&bouquet_crypto::pdf::Object::Ref(
+                reader.root_ref().unwrap(),
+            ))
+            .unwrap();
+        let form = reader
+            .resolve_dict(catalog.get("AcroForm").unwrap())
+            .unwrap();
+        let fields = form.get("Fields").unwrap().as_array().unwrap().len();
+        assert_eq!(fields, if pdf.acroform { 2 } else { 1 }, "{name}");
+        // The first page keeps its annotations and gets the widget.
+        let pages = reader.resolve_dict(catalog.get("Pages").unwrap()).unwrap();
+        let kids = pages.get("Kids").unwrap().as_array().unwrap().to_vec();
+        let page = reader.resolve_dict(&kids[0]).unwrap();
+        let annots = reader.resolve(page.get("Annots").unwrap()).unwrap();
+        // Indirect: the link + the widget; AcroForm: the text field + the widget.
+        assert_eq!(annots.as_array().unwrap().len(), 2, "{name}");
+        let check = Command::new("qpdf")
+            .arg("--check")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
+}
+
+#[test]
+fn an_encrypted_pdf_is_refused_in_french() {
+    let dir = scratch("encrypted");
+    let plain = write(&dir, "plain.pdf", &TestPdf::pages(1).build());
+    let encrypted = dir.join("encrypted.pdf");
+    let status = Command::new("qpdf")
+        .args(["--encrypt", "user", "owner", "256", "--"])
+        .arg(&plain)
+        .arg(&encrypted)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bytes = std::fs::read(&encrypted).unwrap();
+    let err = prepare(&bytes, &request("Anne Martin")).unwrap_err();
+    assert!(matches!(err, CryptoError::BadInput(_)));
+    assert!(err.to_string().starts_with("Ce PDF est chiffré"), "{err}");
+}
+
+#[test]
+fn a_non_pdf_and_a_truncated_pdf_are_refused() {
+    let err = prepare(&b"PK\x03\x04 not a pdf".to_vec(), &request("A")).unwrap_err();
+    assert!(err.to_string().contains("n'est pas un PDF"), "{err}");
+
+    let pdf = TestPdf::pages(2).build();
+    for cut in [pdf.len() / 2, pdf.len() - 30, 20] {
+        let err = prepare(&pdf[..cut].to_vec(), &request("A")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("Ce fichier n'est pas un PDF lisible"),
+            "cut at {cut}: {err}"
+        );
+    }
+    // Garbage everywhere after the header never panics.
+    let mut noisy = pdf.clone();
+    for i in (200..noisy.len()).step_by(7) {
+        noisy[i] = noisy[i].wrapping_mul(31).wrapping_add(7);
+        let _ = prepare(&noisy, &request("A"));
+    }
+    assert!(prepare(&pdf, &request("A")).is_ok());
+}
+
+#[test]
+fn a_cms_bigger_than_the_reserve_is_refused() {
+    let original = TestPdf::pages(1).build();
+    let mut req = request("Anne Martin");
+    req.contents_reserve = 64;
+    let prepared = prepare(&original, &req).unwrap();
+    let err = prepared.finish(&[0x30; 65]).unwrap_err();
+    assert!(err.to_string().contains("place réservée"), "{err}");
+}
+
+#[test]
+fn an_existing_field_name_is_refused_and_names_are_numbered() {
+    let original = std::fs::read(FIXTURE).unwrap();
+    let mut req = request("Anne Martin");
+    req.field_name = Some("Signature1".into());
+    let err = prepare(&original, &req).unwrap_err();
+    assert!(err.to_string().contains("« Signature1 »"), "{err}");
+    req.field_name = None;
+    assert_eq!(prepare(&original, &req).unwrap().field_name(), "Signature2");
+}
+
+#[test]
+fn signing_a_file_streams_it_and_gives_the_same_bytes_as_from_memory() {
+    let dir = scratch("file");
+    let original = TestPdf {
+        pages: 20,
+        padding: 24 << 20,
+        ..TestPdf::default()
+    }
+    .build();
+    let path = write(&dir, "big.pdf", &original);
+    let file = std::fs::File::open(&path).unwrap();
+    assert_eq!(PdfSource::len(&file), original.len() as u64);
+    let mut req = request("Anne Martin");
+    req.stamp = Some(stamp(StampPage::Last));
+    let from_file = prepare(&file, &req).unwrap();
+    let from_memory = prepare(&original, &req).unwrap();
+    assert_eq!(from_file.digest, from_memory.digest);
+    assert_eq!(from_file.placeholder_tail(), from_memory.placeholder_tail());
+    // The tail is small: only the new objects.
+    assert!(from_file.placeholder_tail().len() < 64 * 1024);
+
+    let cms = openssl_cms(&signed_bytes(&original, &from_file), &dir);
+    let tail = from_file.finish(&cms).unwrap();
+    let signed_path = dir.join("big-signed.pdf");
+    std::fs::copy(&path, &signed_path).unwrap();
+    let mut out = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&signed_path)
+        .unwrap();
+    std::io::Write::write_all(&mut out, &tail).unwrap();
+    drop(out);
+    let text = pdfsig(&signed_path);
+    assert!(text.contains("Signature is Valid."), "{text}");
+    let signed = std::fs::File::open(&signed_path).unwrap();
+    let found = signatures(&signed).unwrap();
+    assert_eq!(found.len(), 1);
+    assert!(found[0].covers_whole_file);
+}
+
+#[test]
+fn sign_bytes_hands_the_digest_to_the_signer() {
+    let original = TestPdf::pages(1).build();
+    let mut seen = None;
+    let signed = pades::sign_bytes(&original, &request("Anne Martin"), |digest| {
+        seen = Some(*digest);
+        Ok(vec![0x30, 0x03, 1, 2, 3])
+    })
+    .unwrap();
+    let found = signatures(&signed).unwrap();
+    assert_eq!(found[0].cms_der, vec![0x30, 0x03, 1, 2, 3]);
+    assert_eq!(Some(found[0].content_sha256), seen);
+}
