@@ -212,6 +212,22 @@ impl Credential {
     }
 }
 
+/// Refuses a key that does not belong to the certificate (signs and verifies a probe).
+pub(crate) fn check_key_matches(key: &SigningKey, certificate_der: &[u8]) -> Result<()> {
+    let probe = b"bouquet: key and certificate match";
+    let signature = key.sign(probe)?;
+    let cert = parse_certificate(certificate_der)?;
+    crate::pki::verify_with_spki(
+        cert.tbs_certificate().subject_public_key_info(),
+        crate::pki::Hash::Sha256,
+        probe,
+        &signature,
+    )
+    .map_err(|_| {
+        CryptoError::bad_input("La clé privée ne correspond pas au certificat fourni avec elle.")
+    })
+}
+
 pub(crate) fn parse_certificate(der: &[u8]) -> Result<Certificate> {
     Certificate::from_der(der)
         .map_err(|_| CryptoError::bad_input("Le certificat n'est pas un certificat X.509 lisible."))

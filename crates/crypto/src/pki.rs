@@ -365,6 +365,7 @@ impl DemoPki {
     /// The root stored earlier: its certificate and PKCS#8 key (DER).
     pub fn from_parts(root_cert_der: &[u8], root_key_pkcs8: &[u8]) -> Result<DemoPki> {
         let root_key = SigningKey::from_pkcs8_der(root_key_pkcs8)?;
+        crate::keys::check_key_matches(&root_key, root_cert_der)?;
         let pki = DemoPki {
             root_der: root_cert_der.to_vec(),
             root_key,
@@ -617,6 +618,10 @@ mod tests {
 
         // Stored and reloaded, the root still issues certificates that chain.
         let again = DemoPki::from_parts(pki.root_certificate_der(), pki.root_key_pkcs8()).unwrap();
+        let stranger = DemoPki::generate(now()).unwrap();
+        assert!(
+            DemoPki::from_parts(pki.root_certificate_der(), stranger.root_key_pkcs8()).is_err()
+        );
         let seal = again
             .issue_seal("Commune de Saint-Aubin", "213100000", now())
             .unwrap();

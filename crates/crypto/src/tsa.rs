@@ -76,7 +76,8 @@ struct TstInfo {
     policy: ObjectIdentifier,
     message_imprint: MessageImprint,
     serial_number: Uint,
-    gen_time: GeneralizedTime,
+    /// GeneralizedTime, kept raw: TSAs often add fractions of a second, which `der` refuses.
+    gen_time: Any,
     #[asn1(optional = "true")]
     accuracy: Option<Accuracy>,
     #[asn1(default = "Default::default")]
@@ -159,8 +160,11 @@ impl BuiltInTsa {
             policy: request.req_policy.unwrap_or(self.policy_oid),
             message_imprint: request.message_imprint,
             serial_number: uint(serial)?,
-            gen_time: GeneralizedTime::from_unix_duration(std::time::Duration::from_secs(seconds))
-                .map_err(internal)?,
+            gen_time: Any::encode_from(
+                &GeneralizedTime::from_unix_duration(std::time::Duration::from_secs(seconds))
+                    .map_err(internal)?,
+            )
+            .map_err(internal)?,
             accuracy: Some(Accuracy {
                 seconds: Some(uint(1)?),
                 millis: None,
@@ -278,6 +282,25 @@ pub fn token_from_response(
     Ok(token)
 }
 
+/// Reads "YYYYMMDDHHMMSS[.fraction]Z" (the fraction is dropped).
+fn gen_time(value: &Any) -> Result<Timestamp> {
+    let unreadable = || CryptoError::Invalid("La date du jeton d'horodatage est illisible.".into());
+    let text = std::str::from_utf8(value.value()).map_err(|_| unreadable())?;
+    if der::Tagged::tag(value) != der::Tag::GeneralizedTime
+        || !text.ends_with('Z')
+        || text.len() < 15
+    {
+        return Err(unreadable());
+    }
+    let civil =
+        jiff::civil::DateTime::strptime("%Y%m%d%H%M%S", text.get(..14).ok_or_else(unreadable)?)
+            .map_err(|_| unreadable())?;
+    civil
+        .in_tz("UTC")
+        .map(|z| z.timestamp())
+        .map_err(|_| unreadable())
+}
+
 /// What a verified time-stamp token says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimeStampInfo {
@@ -309,10 +332,7 @@ pub fn verify_token(
             "Le jeton d'horodatage est invalide : {reason}"
         )));
     }
-    let time = Timestamp::from_second(
-        i64::try_from(info.gen_time.to_unix_duration().as_secs()).map_err(CryptoError::internal)?,
-    )
-    .map_err(CryptoError::internal)?;
+    let time = gen_time(&info.gen_time)?;
     let cert = signer.certificate.as_deref().ok_or_else(|| {
         CryptoError::Invalid("Le certificat de l'autorité d'horodatage n'est pas joint.".into())
     })?;

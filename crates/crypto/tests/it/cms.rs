@@ -127,7 +127,10 @@ fn cades_is_accepted_by_openssl_and_pyhanko_and_a_changed_byte_is_not() {
     let (ok, out) = openssl_cms_verify(&sig, &doc, &root);
     assert!(ok, "openssl refused our CAdES: {out}");
     let (ok, out) = pyhanko_detached(&sig, &doc, &root);
-    assert!(ok && out.contains("VALID"), "pyhanko: {out}");
+    assert!(
+        ok && out.contains("VALID") && !out.contains("INVALID"),
+        "pyhanko: {out}"
+    );
 
     let mut changed = document.clone();
     changed[100] ^= 0x20;
@@ -219,7 +222,10 @@ fn cades_b_t_with_the_built_in_tsa() {
     let (ok, out) = openssl_cms_verify(&sig, &doc, &root);
     assert!(ok, "openssl: {out}");
     let (ok, out) = pyhanko_detached(&sig, &doc, &root);
-    assert!(ok && out.contains("VALID"), "pyhanko: {out}");
+    assert!(
+        ok && out.contains("VALID") && !out.contains("INVALID"),
+        "pyhanko: {out}"
+    );
 
     let anchors = vec![pki.root_certificate_der().to_vec()];
     let report =
@@ -540,4 +546,53 @@ fn iparapheur_cades_fixture_is_verified() {
     assert!(report.integrity.is_ok());
     assert!(matches!(report.certificate, Check::NotChecked(_)));
     assert!(!report.is_valid());
+}
+
+#[test]
+fn tokens_made_by_openssl_ts_are_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = DemoPki::generate(now()).unwrap();
+    let tsa = pki.issue_tsa(now()).unwrap();
+    write(
+        dir.path(),
+        "tsa.pem",
+        to_pem(&tsa.certificate, "CERTIFICATE"),
+    );
+    write(
+        dir.path(),
+        "tsakey.pem",
+        to_pem(tsa.key.pkcs8_der(), "PRIVATE KEY"),
+    );
+    write(
+        dir.path(),
+        "root.pem",
+        to_pem(pki.root_certificate_der(), "CERTIFICATE"),
+    );
+    write(dir.path(), "serial", "2A\n");
+    // Fractions of a second in genTime, a TSA name, ordering: what real TSAs send.
+    let config = write(
+        dir.path(),
+        "tsa.cnf",
+        "[ tsa ]\ndefault_tsa = t\n[ t ]\nserial = ./serial\nsigner_cert = ./tsa.pem\n\
+         certs = ./root.pem\nsigner_key = ./tsakey.pem\nsigner_digest = sha256\n\
+         default_policy = 1.2.3.4.1\ndigests = sha256\n\
+         accuracy = secs:1, millisecs:500, microsecs:100\nclock_precision_digits = 3\n\
+         ordering = yes\ntsa_name = yes\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n",
+    );
+    let imprint: [u8; 32] = Sha256::digest(b"a signature value").into();
+    write(dir.path(), "req.tsq", request_der(&imprint, 99).unwrap());
+    let (ok, out) = run(Command::new("openssl")
+        .current_dir(dir.path())
+        .args(["ts", "-reply", "-config"])
+        .arg(&config)
+        .args(["-queryfile", "req.tsq", "-out", "resp.der"]));
+    assert!(ok, "openssl ts -reply: {out}");
+    let response = std::fs::read(dir.path().join("resp.der")).unwrap();
+    let token = token_from_response(&response, &imprint, 99).unwrap();
+    let anchors = vec![pki.root_certificate_der().to_vec()];
+    let info = verify_token(&token, &imprint, &anchors).unwrap();
+    assert_eq!(info.authority, "Horodatage Bouquet démo");
+    assert_eq!(info.serial, "2B"); // openssl increments the serial file first
+    assert!(token_from_response(&response, &imprint, 98).is_err());
+    assert!(verify_token(&token, &[3; 32], &anchors).is_err());
 }
