@@ -216,9 +216,8 @@ impl Credential {
 pub(crate) fn check_key_matches(key: &SigningKey, certificate_der: &[u8]) -> Result<()> {
     let probe = b"bouquet: key and certificate match";
     let signature = key.sign(probe)?;
-    let cert = parse_certificate(certificate_der)?;
-    crate::pki::verify_with_spki(
-        cert.tbs_certificate().subject_public_key_info(),
+    crate::pki::verify_with_certificate(
+        certificate_der,
         crate::pki::Hash::Sha256,
         probe,
         &signature,
@@ -323,7 +322,6 @@ pub fn seal_private_key(
     sealed.push(SEALED_VERSION);
     sealed.extend_from_slice(nonce.as_ref());
     sealed.extend_from_slice(&buffer);
-    zeroize::Zeroize::zeroize(&mut buffer);
     Ok(sealed)
 }
 

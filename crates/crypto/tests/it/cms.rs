@@ -21,7 +21,7 @@ fn now() -> Timestamp {
 
 fn person(pki: &DemoPki) -> Credential {
     pki.issue_person(
-        &PersonSubject {
+        PersonSubject {
             given_name: "Anne".into(),
             surname: "Martin".into(),
             email: "anne.martin@saint-aubin.fr".into(),
@@ -50,6 +50,10 @@ fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
 }
 
 fn openssl_cms_verify(sig: &Path, content: &Path, root: &Path) -> (bool, String) {
+    openssl_cms_verify_at(sig, content, root, now())
+}
+
+fn openssl_cms_verify_at(sig: &Path, content: &Path, root: &Path, at: Timestamp) -> (bool, String) {
     run(Command::new("openssl")
         .args(["cms", "-verify", "-binary", "-inform", "DER"])
         .args([
@@ -62,7 +66,7 @@ fn openssl_cms_verify(sig: &Path, content: &Path, root: &Path) -> (bool, String)
             "-purpose".as_ref(),
             "any".as_ref(),
             "-attime".as_ref(),
-            now().as_second().to_string().as_ref(),
+            at.as_second().to_string().as_ref(),
             "-out".as_ref(),
             "/dev/null".as_ref(),
         ]))
@@ -301,6 +305,12 @@ fn time_stamp_responses_are_accepted_by_openssl_ts() {
     changed[0] ^= 1;
     let changed_path = write(dir.path(), "changed.bin", &changed);
     assert!(!verify(&changed_path, None).0);
+    // A changed byte in the token's signature value (the last bytes of the response).
+    let mut tampered = response.clone();
+    let at = tampered.len() - 20;
+    tampered[at] ^= 1;
+    std::fs::write(&resp, &tampered).unwrap();
+    assert!(!verify(&data_path, None).0);
 
     // A request made by openssl is answered, and openssl checks the answer against it.
     let query = dir.path().join("req.tsq");
@@ -481,6 +491,110 @@ fn expired_not_yet_valid_and_wrong_purpose_certificates_are_refused() {
         tsa.respond(&request_der(&[1; 32], 1).unwrap(), now(), 1)
             .is_err()
     );
+}
+
+#[test]
+fn pkcs12_with_an_ecdsa_key_made_by_openssl_signs_cades() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = DemoPki::generate(now()).unwrap();
+    write(
+        dir.path(),
+        "root.pem",
+        to_pem(pki.root_certificate_der(), "CERTIFICATE"),
+    );
+    write(
+        dir.path(),
+        "rootkey.pem",
+        to_pem(pki.root_key_pkcs8(), "PRIVATE KEY"),
+    );
+    write(
+        dir.path(),
+        "ext.cnf",
+        "keyUsage = critical, digitalSignature, nonRepudiation\n\
+         extendedKeyUsage = emailProtection\n",
+    );
+    let openssl = |args: &[&str]| {
+        let (ok, out) = run(Command::new("openssl").current_dir(dir.path()).args(args));
+        assert!(ok, "openssl {args:?}: {out}");
+    };
+    openssl(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        "ec.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-new",
+        "-key",
+        "ec.pem",
+        "-subj",
+        "/C=FR/CN=Lucie Bernard",
+        "-out",
+        "ec.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "ec.csr",
+        "-CA",
+        "root.pem",
+        "-CAkey",
+        "rootkey.pem",
+        "-set_serial",
+        "4242",
+        "-days",
+        "365",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "ec-cert.pem",
+    ]);
+    openssl(&[
+        "pkcs12",
+        "-export",
+        "-inkey",
+        "ec.pem",
+        "-in",
+        "ec-cert.pem",
+        "-certfile",
+        "root.pem",
+        "-passout",
+        "pass:pw",
+        "-out",
+        "ec.p12",
+    ]);
+    let credential =
+        Credential::from_pkcs12(&std::fs::read(dir.path().join("ec.p12")).unwrap(), "pw").unwrap();
+    assert_eq!(
+        credential.key.algorithm(),
+        bouquet_crypto::keys::SignatureAlgorithm::EcdsaP256Sha256
+    );
+    // openssl dated the certificate with the system clock: sign just after that.
+    let signed_at = certificate_info(&credential.certificate)
+        .unwrap()
+        .not_before
+        .checked_add(jiff::SignedDuration::from_hours(1))
+        .unwrap();
+    let document = b"Convention".to_vec();
+    let digest: [u8; 32] = Sha256::digest(&document).into();
+    let options = SignOptions {
+        signing_time: Some(signed_at),
+    };
+    let cms = sign_detached_digest(&credential, &digest, &options).unwrap();
+    let sig = write(dir.path(), "ec.p7s", &cms);
+    let doc = write(dir.path(), "doc.txt", &document);
+    let (ok, out) = openssl_cms_verify_at(&sig, &doc, &dir.path().join("root.pem"), signed_at);
+    assert!(ok, "openssl: {out}");
+    let anchors = vec![pki.root_certificate_der().to_vec()];
+    let report =
+        verify_detached_digest(&cms, &digest, &anchors, None, SignatureFormat::Cades).unwrap();
+    assert!(report.is_valid(), "{report:?}");
+    assert_eq!(report.signer.unwrap().subject_common_name, "Lucie Bernard");
 }
 
 fn fixture(path: &str) -> Vec<u8> {
