@@ -254,8 +254,8 @@ pub(crate) fn check_certificate_for(der: &[u8], now: Timestamp, purpose: Purpose
     let tbs = cert.tbs_certificate();
     let wrong = |usage: &str| {
         CryptoError::Certificate(format!(
-            "Le certificat de {who} n'est pas prévu pour {usage}. Utilisez un certificat de \
-             signature."
+            "Le certificat de {who} n'est pas prévu pour {usage}. Utilisez un certificat prévu \
+             pour cet usage."
         ))
     };
     let usage = match purpose {
