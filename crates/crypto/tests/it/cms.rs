@@ -21,7 +21,7 @@ fn now() -> Timestamp {
 
 fn person(pki: &DemoPki) -> Credential {
     pki.issue_person(
-        &PersonSubject {
+        PersonSubject {
             given_name: "Anne".into(),
             surname: "Martin".into(),
             email: "anne.martin@saint-aubin.fr".into(),
@@ -50,6 +50,10 @@ fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
 }
 
 fn openssl_cms_verify(sig: &Path, content: &Path, root: &Path) -> (bool, String) {
+    openssl_cms_verify_at(sig, content, root, now())
+}
+
+fn openssl_cms_verify_at(sig: &Path, content: &Path, root: &Path, at: Timestamp) -> (bool, String) {
     run(Command::new("openssl")
         .args(["cms", "-verify", "-binary", "-inform", "DER"])
         .args([
@@ -62,7 +66,7 @@ fn openssl_cms_verify(sig: &Path, content: &Path, root: &Path) -> (bool, String)
             "-purpose".as_ref(),
             "any".as_ref(),
             "-attime".as_ref(),
-            now().as_second().to_string().as_ref(),
+            at.as_second().to_string().as_ref(),
             "-out".as_ref(),
             "/dev/null".as_ref(),
         ]))
@@ -127,7 +131,10 @@ fn cades_is_accepted_by_openssl_and_pyhanko_and_a_changed_byte_is_not() {
     let (ok, out) = openssl_cms_verify(&sig, &doc, &root);
     assert!(ok, "openssl refused our CAdES: {out}");
     let (ok, out) = pyhanko_detached(&sig, &doc, &root);
-    assert!(ok && out.contains("VALID"), "pyhanko: {out}");
+    assert!(
+        ok && out.contains("VALID") && !out.contains("INVALID"),
+        "pyhanko: {out}"
+    );
 
     let mut changed = document.clone();
     changed[100] ^= 0x20;
@@ -219,7 +226,10 @@ fn cades_b_t_with_the_built_in_tsa() {
     let (ok, out) = openssl_cms_verify(&sig, &doc, &root);
     assert!(ok, "openssl: {out}");
     let (ok, out) = pyhanko_detached(&sig, &doc, &root);
-    assert!(ok && out.contains("VALID"), "pyhanko: {out}");
+    assert!(
+        ok && out.contains("VALID") && !out.contains("INVALID"),
+        "pyhanko: {out}"
+    );
 
     let anchors = vec![pki.root_certificate_der().to_vec()];
     let report =
@@ -295,6 +305,12 @@ fn time_stamp_responses_are_accepted_by_openssl_ts() {
     changed[0] ^= 1;
     let changed_path = write(dir.path(), "changed.bin", &changed);
     assert!(!verify(&changed_path, None).0);
+    // A changed byte in the token's signature value (the last bytes of the response).
+    let mut tampered = response.clone();
+    let at = tampered.len() - 20;
+    tampered[at] ^= 1;
+    std::fs::write(&resp, &tampered).unwrap();
+    assert!(!verify(&data_path, None).0);
 
     // A request made by openssl is answered, and openssl checks the answer against it.
     let query = dir.path().join("req.tsq");
@@ -477,6 +493,110 @@ fn expired_not_yet_valid_and_wrong_purpose_certificates_are_refused() {
     );
 }
 
+#[test]
+fn pkcs12_with_an_ecdsa_key_made_by_openssl_signs_cades() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = DemoPki::generate(now()).unwrap();
+    write(
+        dir.path(),
+        "root.pem",
+        to_pem(pki.root_certificate_der(), "CERTIFICATE"),
+    );
+    write(
+        dir.path(),
+        "rootkey.pem",
+        to_pem(pki.root_key_pkcs8(), "PRIVATE KEY"),
+    );
+    write(
+        dir.path(),
+        "ext.cnf",
+        "keyUsage = critical, digitalSignature, nonRepudiation\n\
+         extendedKeyUsage = emailProtection\n",
+    );
+    let openssl = |args: &[&str]| {
+        let (ok, out) = run(Command::new("openssl").current_dir(dir.path()).args(args));
+        assert!(ok, "openssl {args:?}: {out}");
+    };
+    openssl(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        "ec.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-new",
+        "-key",
+        "ec.pem",
+        "-subj",
+        "/C=FR/CN=Lucie Bernard",
+        "-out",
+        "ec.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "ec.csr",
+        "-CA",
+        "root.pem",
+        "-CAkey",
+        "rootkey.pem",
+        "-set_serial",
+        "4242",
+        "-days",
+        "365",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "ec-cert.pem",
+    ]);
+    openssl(&[
+        "pkcs12",
+        "-export",
+        "-inkey",
+        "ec.pem",
+        "-in",
+        "ec-cert.pem",
+        "-certfile",
+        "root.pem",
+        "-passout",
+        "pass:pw",
+        "-out",
+        "ec.p12",
+    ]);
+    let credential =
+        Credential::from_pkcs12(&std::fs::read(dir.path().join("ec.p12")).unwrap(), "pw").unwrap();
+    assert_eq!(
+        credential.key.algorithm(),
+        bouquet_crypto::keys::SignatureAlgorithm::EcdsaP256Sha256
+    );
+    // openssl dated the certificate with the system clock: sign just after that.
+    let signed_at = certificate_info(&credential.certificate)
+        .unwrap()
+        .not_before
+        .checked_add(jiff::SignedDuration::from_hours(1))
+        .unwrap();
+    let document = b"Convention".to_vec();
+    let digest: [u8; 32] = Sha256::digest(&document).into();
+    let options = SignOptions {
+        signing_time: Some(signed_at),
+    };
+    let cms = sign_detached_digest(&credential, &digest, &options).unwrap();
+    let sig = write(dir.path(), "ec.p7s", &cms);
+    let doc = write(dir.path(), "doc.txt", &document);
+    let (ok, out) = openssl_cms_verify_at(&sig, &doc, &dir.path().join("root.pem"), signed_at);
+    assert!(ok, "openssl: {out}");
+    let anchors = vec![pki.root_certificate_der().to_vec()];
+    let report =
+        verify_detached_digest(&cms, &digest, &anchors, None, SignatureFormat::Cades).unwrap();
+    assert!(report.is_valid(), "{report:?}");
+    assert_eq!(report.signer.unwrap().subject_common_name, "Lucie Bernard");
+}
+
 fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -540,4 +660,53 @@ fn iparapheur_cades_fixture_is_verified() {
     assert!(report.integrity.is_ok());
     assert!(matches!(report.certificate, Check::NotChecked(_)));
     assert!(!report.is_valid());
+}
+
+#[test]
+fn tokens_made_by_openssl_ts_are_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = DemoPki::generate(now()).unwrap();
+    let tsa = pki.issue_tsa(now()).unwrap();
+    write(
+        dir.path(),
+        "tsa.pem",
+        to_pem(&tsa.certificate, "CERTIFICATE"),
+    );
+    write(
+        dir.path(),
+        "tsakey.pem",
+        to_pem(tsa.key.pkcs8_der(), "PRIVATE KEY"),
+    );
+    write(
+        dir.path(),
+        "root.pem",
+        to_pem(pki.root_certificate_der(), "CERTIFICATE"),
+    );
+    write(dir.path(), "serial", "2A\n");
+    // Fractions of a second in genTime, a TSA name, ordering: what real TSAs send.
+    let config = write(
+        dir.path(),
+        "tsa.cnf",
+        "[ tsa ]\ndefault_tsa = t\n[ t ]\nserial = ./serial\nsigner_cert = ./tsa.pem\n\
+         certs = ./root.pem\nsigner_key = ./tsakey.pem\nsigner_digest = sha256\n\
+         default_policy = 1.2.3.4.1\ndigests = sha256\n\
+         accuracy = secs:1, millisecs:500, microsecs:100\nclock_precision_digits = 3\n\
+         ordering = yes\ntsa_name = yes\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n",
+    );
+    let imprint: [u8; 32] = Sha256::digest(b"a signature value").into();
+    write(dir.path(), "req.tsq", request_der(&imprint, 99).unwrap());
+    let (ok, out) = run(Command::new("openssl")
+        .current_dir(dir.path())
+        .args(["ts", "-reply", "-config"])
+        .arg(&config)
+        .args(["-queryfile", "req.tsq", "-out", "resp.der"]));
+    assert!(ok, "openssl ts -reply: {out}");
+    let response = std::fs::read(dir.path().join("resp.der")).unwrap();
+    let token = token_from_response(&response, &imprint, 99).unwrap();
+    let anchors = vec![pki.root_certificate_der().to_vec()];
+    let info = verify_token(&token, &imprint, &anchors).unwrap();
+    assert_eq!(info.authority, "Horodatage Bouquet démo");
+    assert_eq!(info.serial, "2B"); // openssl increments the serial file first
+    assert!(token_from_response(&response, &imprint, 98).is_err());
+    assert!(verify_token(&token, &[3; 32], &anchors).is_err());
 }
