@@ -19,6 +19,7 @@ use crate::pdf::object::{
     Dict, ObjRef, Object, decode_text_string, text_string, write_dict, write_stream,
 };
 use crate::pdf::{PdfReader, PdfSource, XrefKind, read_range};
+use crate::report::{Check, SignatureFormat, SignatureReport};
 
 pub use stamp::to_win_ansi;
 
@@ -849,6 +850,152 @@ fn read_signature(reader: &PdfReader<'_>, field_name: String, sig: &Dict) -> Res
     })
 }
 
+/// The sub-filters whose `/Contents` is a detached CMS over the byte range.
+const CMS_SUB_FILTERS: [&str; 2] = ["ETSI.CAdES.detached", "adbe.pkcs7.detached"];
+
+/// Verifies every signature of the document: integrity and certificate by
+/// [`crate::cms::verify_detached_digest`] (against the DER trust `anchors`, at the time-stamp's
+/// time, else at `at`), and what the signature covers. Oldest signature first.
+pub fn verify(
+    source: &dyn PdfSource,
+    anchors: &[Vec<u8>],
+    at: Option<Timestamp>,
+) -> Result<Vec<SignatureReport>> {
+    let found = signatures(source)?;
+    Ok(found
+        .iter()
+        .enumerate()
+        .map(|(i, sig)| verify_one(sig, &found[i + 1..], anchors, at))
+        .collect())
+}
+
+fn verify_one(
+    sig: &PdfSignature,
+    later: &[PdfSignature],
+    anchors: &[Vec<u8>],
+    at: Option<Timestamp>,
+) -> SignatureReport {
+    let sub_filter = sig.sub_filter.as_deref().unwrap_or("");
+    let mut report = if !CMS_SUB_FILTERS.contains(&sub_filter) {
+        let mut report = SignatureReport::new(SignatureFormat::Pades, "");
+        report.integrity = Check::NotChecked(format!(
+            "Format de signature PDF non pris en charge (/SubFilter {sub_filter})."
+        ));
+        report
+    } else {
+        match crate::cms::verify_detached_digest(
+            &sig.cms_der,
+            &sig.content_sha256,
+            anchors,
+            at,
+            SignatureFormat::Pades,
+        ) {
+            Ok(report) => report,
+            Err(e) => {
+                let mut report = SignatureReport::new(SignatureFormat::Pades, "");
+                report.integrity = Check::Failed(format!("Signature illisible : {e}"));
+                report
+            }
+        }
+    };
+    report.name = sig.field_name.clone();
+    if report.claimed_time.is_none() {
+        report.claimed_time = sig.signing_time_m.as_deref().and_then(parse_pdf_date);
+        if let (None, Some(claimed)) = (&report.timestamp, report.claimed_time) {
+            report.remarks.insert(
+                0,
+                format!(
+                    "La date de signature ({}) est celle déclarée dans le PDF (/M) ; aucun \
+                     horodatage ne la prouve.",
+                    crate::pki::french_date(claimed)
+                ),
+            );
+        }
+    }
+    if !sig.byte_range_matches_contents && report.integrity.is_ok() {
+        report.integrity = Check::Failed(
+            "La plage signée (/ByteRange) ne correspond pas à l'emplacement de la signature : \
+             une partie du document n'est pas couverte."
+                .into(),
+        );
+    }
+    report.coverage = coverage(sig, later, &mut report.remarks);
+    report
+}
+
+/// Whether the signature covers the document, or a revision followed by updates only.
+fn coverage(sig: &PdfSignature, later: &[PdfSignature], remarks: &mut Vec<String>) -> Check {
+    if sig.covers_whole_file {
+        return Check::Ok;
+    }
+    if !sig.covers_revision {
+        return Check::Failed(
+            "La signature ne couvre pas une version complète du document.".into(),
+        );
+    }
+    if later.iter().any(|l| l.covers_whole_file) {
+        remarks.push(
+            "Des modifications ont été ajoutées après cette signature (signatures suivantes)."
+                .into(),
+        );
+        Check::Ok
+    } else {
+        remarks
+            .push("Des modifications non signées ont été ajoutées après cette signature.".into());
+        Check::NotChecked(
+            "des modifications non signées ont été ajoutées après cette signature ; leur \
+             contenu n'a pas été analysé"
+                .into(),
+        )
+    }
+}
+
+/// Reads a PDF date (`D:YYYYMMDDHHmmSS+hh'mm'`, trailing parts optional).
+pub fn parse_pdf_date(text: &str) -> Option<Timestamp> {
+    let text = text.strip_prefix("D:").unwrap_or(text);
+    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+    if digits.len() < 4 {
+        return None;
+    }
+    let part = |from: usize, len: usize, default: i64| -> Option<i64> {
+        match digits.get(from..from + len) {
+            Some(p) => p.parse().ok(),
+            None => Some(default),
+        }
+    };
+    // `Date::new` and `Time::new` refuse month 13 and the like (the helpers would panic).
+    let date = jiff::civil::Date::new(
+        i16::try_from(part(0, 4, 0)?).ok()?,
+        i8::try_from(part(4, 2, 1)?).ok()?,
+        i8::try_from(part(6, 2, 1)?).ok()?,
+    )
+    .ok()?;
+    let time = jiff::civil::Time::new(
+        i8::try_from(part(8, 2, 0)?).ok()?,
+        i8::try_from(part(10, 2, 0)?).ok()?,
+        i8::try_from(part(12, 2, 0)?).ok()?,
+        0,
+    )
+    .ok()?;
+    let rest = &text[digits.len()..];
+    let offset_seconds = match rest.chars().next() {
+        Some(sign @ ('+' | '-')) => {
+            let nums: Vec<i32> = rest[1..]
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|p| !p.is_empty())
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            let seconds =
+                nums.first().copied().unwrap_or(0) * 3600 + nums.get(1).copied().unwrap_or(0) * 60;
+            if sign == '-' { -seconds } else { seconds }
+        }
+        _ => 0,
+    };
+    let offset = jiff::tz::Offset::from_seconds(offset_seconds).ok()?;
+    let datetime = jiff::civil::DateTime::from_parts(date, time);
+    offset.to_timestamp(datetime).ok()
+}
+
 /// `true` if the file up to `end` is a whole revision: it ends with `%%EOF` (and an optional
 /// end of line), and a cross-reference section of the chain starts before it.
 fn ends_a_revision(reader: &PdfReader<'_>, end: u64) -> Result<bool> {
@@ -898,6 +1045,22 @@ mod tests {
         assert_eq!(pdf_date(winter), "D:20261207140309+01'00'");
         let summer: Timestamp = "2026-07-14T10:00:00Z".parse().unwrap();
         assert_eq!(pdf_date(summer), "D:20260714120000+02'00'");
+    }
+
+    #[test]
+    fn pdf_dates_are_read_back() {
+        let t: Timestamp = "2026-12-07T13:03:09Z".parse().unwrap();
+        assert_eq!(parse_pdf_date(&pdf_date(t)), Some(t));
+        assert_eq!(
+            parse_pdf_date("D:20220215095624+01'00'"),
+            Some("2022-02-15T08:56:24Z".parse().unwrap())
+        );
+        assert_eq!(
+            parse_pdf_date("D:2022"),
+            Some("2022-01-01T00:00:00Z".parse().unwrap())
+        );
+        assert_eq!(parse_pdf_date("D:20221345"), None);
+        assert_eq!(parse_pdf_date("hier"), None);
     }
 
     #[test]

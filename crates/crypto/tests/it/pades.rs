@@ -1,17 +1,26 @@
 //! PAdES signing by incremental update, checked by pyHanko and poppler's pdfsig.
 //!
-//! Until the CMS module lands, the CMS is made by `openssl cms -sign -cades` over the exact
-//! signed bytes, rebuilt from the original and the prepared tail.
+//! The CMS comes from [`bouquet_crypto::cms`]; one test makes it with `openssl cms -sign
+//! -cades` over the signed bytes rebuilt from the original and the prepared tail instead, an
+//! independent check of the digest and of the byte range.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
 use bouquet_crypto::CryptoError;
+use bouquet_crypto::cms::{
+    SignOptions, sign_detached_digest, sign_detached_digest_with_tsa, to_pem,
+};
+use bouquet_crypto::keys::Credential;
 use bouquet_crypto::pades::{
     self, PreparedSignature, SignatureRequest, Stamp, StampPage, prepare, signatures,
 };
 use bouquet_crypto::pdf::{PdfReader, PdfSource, XrefKind};
+use bouquet_crypto::pki::{DemoPki, PersonSubject};
+use bouquet_crypto::report::Check;
+use bouquet_crypto::tsa::BuiltInTsa;
+use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 const FIXTURE: &str = "../../standards/signature/pades/PDF_avec_tags-signature_pades.pdf";
@@ -28,52 +37,62 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 struct Pki {
+    demo: DemoPki,
+    signer: Credential,
+    tsa: BuiltInTsa,
     root_pem: PathBuf,
+    /// The signer's certificate and key, for OpenSSL.
     signer_pem: PathBuf,
     key_pem: PathBuf,
+}
+
+fn now() -> Timestamp {
+    "2026-12-07T13:03:00Z".parse().unwrap()
 }
 
 fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
-        use rcgen::{
-            BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-        };
         let dir = scratch("pki");
-        let root_key = KeyPair::generate().unwrap();
-        let mut root_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        root_params
-            .distinguished_name
-            .push(DnType::CommonName, "AC Bouquet test PAdES");
-        root_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        root_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let root = root_params.self_signed(&root_key).unwrap();
-        let issuer = Issuer::new(root_params, root_key);
-
-        let signer_key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "Anne Martin");
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, "Commune de Saint-Aubin");
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::ContentCommitment,
-        ];
-        let signer = params.signed_by(&signer_key, &issuer).unwrap();
-
+        let demo = DemoPki::generate(now()).unwrap();
+        let subject = PersonSubject {
+            given_name: "Anne".into(),
+            surname: "Martin".into(),
+            email: "anne.martin@saint-aubin.example".into(),
+            organisation: "Commune de Saint-Aubin".into(),
+            title: "Maire".into(),
+        };
+        let signer = demo.issue_person(&subject, now()).unwrap();
+        let tsa = BuiltInTsa::new(demo.issue_tsa(now()).unwrap());
         let pki = Pki {
             root_pem: dir.join("root.pem"),
             signer_pem: dir.join("signer.pem"),
             key_pem: dir.join("key.pem"),
+            demo,
+            signer,
+            tsa,
         };
-        std::fs::write(&pki.root_pem, root.pem()).unwrap();
-        std::fs::write(&pki.signer_pem, signer.pem()).unwrap();
-        std::fs::write(&pki.key_pem, signer_key.serialize_pem()).unwrap();
+        std::fs::write(
+            &pki.root_pem,
+            to_pem(pki.demo.root_certificate_der(), "CERTIFICATE"),
+        )
+        .unwrap();
+        std::fs::write(
+            &pki.signer_pem,
+            to_pem(&pki.signer.certificate, "CERTIFICATE"),
+        )
+        .unwrap();
+        std::fs::write(
+            &pki.key_pem,
+            to_pem(pki.signer.key.pkcs8_der(), "PRIVATE KEY"),
+        )
+        .unwrap();
         pki
     })
+}
+
+fn anchors() -> Vec<Vec<u8>> {
+    vec![pki().demo.root_certificate_der().to_vec()]
 }
 
 /// The bytes a prepared signature covers, rebuilt from the original and its tail.
@@ -84,7 +103,8 @@ fn signed_bytes(original: &[u8], prepared: &PreparedSignature) -> Vec<u8> {
     [&whole[..a as usize], &whole[b as usize..]].concat()
 }
 
-/// A CAdES detached CMS over `content` made by OpenSSL with the test signer.
+/// A CAdES detached CMS over `content` made by OpenSSL with the test signer (it adds a
+/// signingTime attribute, which PAdES does not want but validators accept).
 fn openssl_cms(content: &[u8], dir: &Path) -> Vec<u8> {
     let pki = pki();
     let input = dir.join("signed-range.bin");
@@ -114,18 +134,19 @@ fn openssl_cms(content: &[u8], dir: &Path) -> Vec<u8> {
     std::fs::read(output).unwrap()
 }
 
-/// Signs `pdf` (prepare, CMS by OpenSSL, finish); checks the digest against the bytes.
-fn sign_with(pdf: &[u8], request: &SignatureRequest, dir: &Path) -> Vec<u8> {
+/// Signs `pdf` (prepare, CMS by the cms module, finish); checks the digest against the bytes.
+fn sign_with(pdf: &[u8], request: &SignatureRequest, _dir: &Path) -> Vec<u8> {
     let prepared = prepare(&pdf, request).unwrap();
     let content = signed_bytes(pdf, &prepared);
     assert_eq!(prepared.digest, <[u8; 32]>::from(Sha256::digest(&content)));
-    let cms = openssl_cms(&content, dir);
+    let cms =
+        sign_detached_digest(&pki().signer, &prepared.digest, &SignOptions::default()).unwrap();
     let tail = prepared.finish(&cms).unwrap();
     [pdf, &tail[..]].concat()
 }
 
 fn request(name: &str) -> SignatureRequest {
-    let mut request = SignatureRequest::new(name, "2026-12-07T13:03:00Z".parse().unwrap());
+    let mut request = SignatureRequest::new(name, now());
     request.reason = Some("Approbation de la délibération".into());
     request.location = Some("Saint-Aubin".into());
     request
@@ -643,6 +664,7 @@ fn signing_a_file_streams_it_and_gives_the_same_bytes_as_from_memory() {
     // The tail is small: only the new objects.
     assert!(from_file.placeholder_tail().len() < 64 * 1024);
 
+    // The CMS from OpenSSL over the rebuilt bytes: an independent check of the digest.
     let cms = openssl_cms(&signed_bytes(&original, &from_file), &dir);
     let tail = from_file.finish(&cms).unwrap();
     let signed_path = dir.join("big-signed.pdf");
@@ -673,4 +695,132 @@ fn sign_bytes_hands_the_digest_to_the_signer() {
     let found = signatures(&signed).unwrap();
     assert_eq!(found[0].cms_der, vec![0x30, 0x03, 1, 2, 3]);
     assert_eq!(Some(found[0].content_sha256), seen);
+}
+
+#[test]
+fn verify_reports_each_signature_and_what_it_covers() {
+    let dir = scratch("verify");
+    let original = TestPdf::pages(2).build();
+    let once = sign_with(&original, &request("Anne Martin"), &dir);
+    let twice = sign_with(&once, &request("Paul Durand"), &dir);
+    let reports = pades::verify(&twice, &anchors(), Some(now())).unwrap();
+    assert_eq!(reports.len(), 2);
+    for report in &reports {
+        assert!(report.is_valid(), "{report:#?}");
+        assert_eq!(report.coverage, Check::Ok);
+        assert_eq!(report.claimed_time, Some(now()));
+        assert_eq!(
+            report.signer.as_ref().unwrap().subject_common_name,
+            "Anne Martin"
+        );
+    }
+    assert_eq!(reports[0].name, "Signature1");
+    assert!(
+        reports[0]
+            .remarks
+            .iter()
+            .any(|r| r.contains("(signatures suivantes)")),
+        "{:?}",
+        reports[0].remarks
+    );
+    assert!(
+        !reports[1]
+            .remarks
+            .iter()
+            .any(|r| r.contains("signatures suivantes"))
+    );
+
+    // Unsigned bytes appended after the last signature: not covered, said so.
+    let mut extended = twice.clone();
+    extended.extend_from_slice(b"\n% rien\n");
+    let reports = pades::verify(&extended, &anchors(), Some(now())).unwrap();
+    assert!(
+        matches!(reports[1].coverage, Check::NotChecked(_)),
+        "{reports:#?}"
+    );
+    assert!(
+        reports[1]
+            .remarks
+            .iter()
+            .any(|r| r.contains("modifications non signées")),
+        "{reports:#?}"
+    );
+
+    // One byte changed in the first revision: both signatures fail their integrity check.
+    let at = twice.windows(6).position(|w| w == b"Page 2").unwrap();
+    let mut tampered = twice.clone();
+    tampered[at + 5] = b'9';
+    let reports = pades::verify(&tampered, &anchors(), Some(now())).unwrap();
+    assert!(
+        reports
+            .iter()
+            .all(|r| matches!(r.integrity, Check::Failed(_))),
+        "{reports:#?}"
+    );
+
+    // Without trust anchors the certificate is not checked, and the report says so.
+    let reports = pades::verify(&once, &[], Some(now())).unwrap();
+    assert!(matches!(reports[0].certificate, Check::NotChecked(_)));
+    assert!(!reports[0].is_valid());
+}
+
+#[test]
+fn a_time_stamped_signature_b_t_is_valid() {
+    let dir = scratch("b-t");
+    let original = TestPdf::pages(1).build();
+    let prepared = prepare(&original, &request("Anne Martin")).unwrap();
+    let cms = sign_detached_digest_with_tsa(
+        &pki().signer,
+        &prepared.digest,
+        &SignOptions::default(),
+        &pki().tsa,
+        now(),
+        42,
+    )
+    .unwrap();
+    let signed = [&original[..], &prepared.finish(&cms).unwrap()].concat();
+    let path = write(&dir, "b-t.pdf", &signed);
+    assert_valid(&path, 1);
+    let (_, text) = pyhanko(&path);
+    assert!(
+        text.contains("time stamp token") || text.contains("timestamp"),
+        "{text}"
+    );
+    let reports = pades::verify(&signed, &anchors(), Some(now())).unwrap();
+    assert_eq!(reports[0].timestamp_check, Check::Ok, "{:#?}", reports[0]);
+    assert!(reports[0].is_valid());
+}
+
+#[test]
+fn the_iparapheur_signature_is_read_and_its_integrity_verified() {
+    let original = std::fs::read(FIXTURE).unwrap();
+    let trust = Path::new(FIXTURE)
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("trust");
+    let root = bouquet_crypto::cms::parse_pem_or_der(
+        &std::fs::read(trust.join("libriciel-test-ca-root.pem")).unwrap(),
+    )
+    .unwrap();
+    let reports = pades::verify(&original, &[root], Some(now())).unwrap();
+    assert_eq!(reports.len(), 1);
+    let report = &reports[0];
+    assert_eq!(report.name, "Signature1");
+    assert_eq!(report.integrity, Check::Ok, "{report:#?}");
+    assert_eq!(report.coverage, Check::Ok);
+    assert_eq!(
+        report.claimed_time,
+        Some("2022-02-15T08:56:24Z".parse().unwrap())
+    );
+    assert!(
+        report
+            .signer
+            .as_ref()
+            .unwrap()
+            .subject_common_name
+            .contains("Christian Noir"),
+        "{report:#?}"
+    );
 }
