@@ -35,6 +35,8 @@ const HASH_CHUNK: usize = 1 << 20;
 const BYTE_RANGE_WIDTH: usize = 72;
 /// Annotation flags of the widget: print (4) + locked (128).
 const WIDGET_FLAGS: i64 = 132;
+/// Largest CMS reserve accepted (a B-LT CMS with a long chain is well under 1 MB).
+const MAX_CONTENTS_RESERVE: usize = 4 << 20;
 /// Fields visited at most when reading an AcroForm.
 const MAX_FIELDS: usize = 100_000;
 
@@ -155,9 +157,16 @@ pub fn sign_bytes(
 
 /// Builds the incremental update adding a signature field, and the digest to sign.
 pub fn prepare(source: &dyn PdfSource, request: &SignatureRequest) -> Result<PreparedSignature> {
+    if request.contents_reserve == 0 || request.contents_reserve > MAX_CONTENTS_RESERVE {
+        return Err(CryptoError::internal(format!(
+            "place réservée pour la signature invalide ({} octets)",
+            request.contents_reserve
+        )));
+    }
     let reader = PdfReader::open(source)?;
     let root_ref = reader.root_ref()?;
     let mut catalog = reader.resolve_dict(&Object::Ref(root_ref))?;
+    refuse_if_certified_without_changes(&reader, &catalog)?;
     let pages_ref = catalog
         .get("Pages")
         .and_then(Object::as_ref)
@@ -310,6 +319,47 @@ pub fn prepare(source: &dyn PdfSource, request: &SignatureRequest) -> Result<Pre
         contents_at,
         contents_hex_len,
     })
+}
+
+/// A certification signature with `/P 1` (DocMDP: no change allowed) forbids any later
+/// signature; `/P 2` and `/P 3` allow them.
+fn refuse_if_certified_without_changes(reader: &PdfReader<'_>, catalog: &Dict) -> Result<()> {
+    let Some(perms) = catalog.get("Perms") else {
+        return Ok(());
+    };
+    let Some(docmdp) = reader.resolve_dict(perms)?.get("DocMDP").cloned() else {
+        return Ok(());
+    };
+    let signature = reader.resolve_dict(&docmdp)?;
+    let references = match signature.get("Reference") {
+        Some(r) => reader
+            .resolve(r)?
+            .as_array()
+            .map(<[Object]>::to_vec)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    for reference in references {
+        let reference = reader.resolve_dict(&reference)?;
+        if !reference.has_name("TransformMethod", "DocMDP") {
+            continue;
+        }
+        let permission = match reference.get("TransformParams") {
+            Some(p) => reader
+                .resolve_dict(p)?
+                .get("P")
+                .and_then(Object::as_int)
+                .unwrap_or(2),
+            None => 2,
+        };
+        if permission == 1 {
+            return Err(CryptoError::bad_input(
+                "Ce PDF est certifié par son auteur sans aucune modification permise : il ne peut \
+                 pas recevoir d'autre signature.",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn name(n: &str) -> Object {
@@ -824,7 +874,7 @@ fn read_signature(reader: &PdfReader<'_>, field_name: String, sig: &Dict) -> Res
     let gap_ok = r0 == 0 && r1 < r2 && {
         let first = read_range(reader.source(), r1, 1)?;
         let last = read_range(reader.source(), r2 - 1, 1)?;
-        first == b"<" && last == b">" && (r2 - r1 - 2) == 2 * contents.len() as u64
+        first == b"<" && last == b">" && r2 - r1 == 2 * contents.len() as u64 + 2
     };
     let text = |key: &str| {
         sig.get(key)

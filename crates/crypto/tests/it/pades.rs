@@ -230,6 +230,12 @@ struct TestPdf {
     padding: usize,
     indirect_annots: bool,
     acroform: bool,
+    /// Pages grouped by three under intermediate /Pages nodes.
+    nested: bool,
+    /// A certification signature with this DocMDP permission (only its dictionary).
+    docmdp: Option<i64>,
+    /// The MediaBox of the pages, default A4 at the origin.
+    media_box: Option<[i32; 4]>,
 }
 
 impl TestPdf {
@@ -243,21 +249,43 @@ impl TestPdf {
     fn build(&self) -> Vec<u8> {
         let mut objects: Vec<Vec<u8>> = Vec::new();
         // 1 catalog, 2 pages, 3 font, 4 acroform, 5 text field widget, 6 annots array,
-        // 7 link annotation, then (page, content) pairs.
+        // 7 link annotation, then (page, content) pairs, then intermediate page nodes, then
+        // the DocMDP signature dictionary.
         let first_page = 8;
-        let page_refs: Vec<String> = (0..self.pages)
-            .map(|i| format!("{} 0 R", first_page + 2 * i))
+        let page_ref = |i: usize| format!("{} 0 R", first_page + 2 * i);
+        let first_node = first_page + 2 * self.pages;
+        let groups: Vec<Vec<usize>> = (0..self.pages)
+            .collect::<Vec<_>>()
+            .chunks(3)
+            .map(<[usize]>::to_vec)
             .collect();
+        let node_count = if self.nested { groups.len() } else { 0 };
+        let docmdp_num = first_node + node_count;
+        let parent_of = |i: usize| {
+            if self.nested { first_node + i / 3 } else { 2 }
+        };
         let acroform = if self.acroform {
             " /AcroForm 4 0 R"
         } else {
             ""
         };
-        objects.push(format!("<< /Type /Catalog /Pages 2 0 R{acroform} >>").into_bytes());
+        let perms = match self.docmdp {
+            Some(_) => format!(" /Perms << /DocMDP {docmdp_num} 0 R >>"),
+            None => String::new(),
+        };
+        objects.push(format!("<< /Type /Catalog /Pages 2 0 R{acroform}{perms} >>").into_bytes());
+        let root_kids: Vec<String> = if self.nested {
+            (0..node_count)
+                .map(|k| format!("{} 0 R", first_node + k))
+                .collect()
+        } else {
+            (0..self.pages).map(page_ref).collect()
+        };
+        let [x0, y0, x1, y1] = self.media_box.unwrap_or([0, 0, 595, 842]);
         objects.push(
             format!(
-                "<< /Type /Pages /Kids [{}] /Count {} /MediaBox [0 0 595 842] >>",
-                page_refs.join(" "),
+                "<< /Type /Pages /Kids [{}] /Count {} /MediaBox [{x0} {y0} {x1} {y1}] >>",
+                root_kids.join(" "),
                 self.pages
             )
             .into_bytes(),
@@ -294,13 +322,19 @@ impl TestPdf {
             };
             objects.push(
                 format!(
-                    "<< /Type /Page /Parent 2 0 R /Contents {} 0 R /Resources << /Font << /F1 3 0 R >> >>{annots} >>",
+                    "<< /Type /Page /Parent {} 0 R /Contents {} 0 R /Resources << /Font << /F1 3 0 R >> >>{annots} >>",
+                    parent_of(i),
                     first_page + 2 * i + 1
                 )
                 .into_bytes(),
             );
-            let mut content =
-                format!("BT /F1 24 Tf 72 760 Td (Page {} de test) Tj ET\n", i + 1).into_bytes();
+            let mut content = format!(
+                "BT /F1 24 Tf {} {} Td (Page {} de test) Tj ET\n",
+                x0 + 72,
+                y1 - 80,
+                i + 1
+            )
+            .into_bytes();
             if i == 0 {
                 let line = b"% padding padding padding padding padding padding padding padding\n";
                 while content.len() < self.padding {
@@ -312,29 +346,164 @@ impl TestPdf {
             stream.extend_from_slice(b"\nendstream");
             objects.push(stream);
         }
-        let mut out = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
-        let mut offsets = Vec::new();
-        for (i, body) in objects.iter().enumerate() {
-            offsets.push(out.len());
-            out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
-            out.extend_from_slice(body);
-            out.extend_from_slice(b"\nendobj\n");
+        if self.nested {
+            for group in &groups {
+                let kids: Vec<String> = group.iter().map(|&i| page_ref(i)).collect();
+                objects.push(
+                    format!(
+                        "<< /Type /Pages /Parent 2 0 R /Kids [{}] /Count {} >>",
+                        kids.join(" "),
+                        group.len()
+                    )
+                    .into_bytes(),
+                );
+            }
         }
-        let xref = out.len();
-        out.extend_from_slice(
-            format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-        );
-        for offset in offsets {
-            out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+        if let Some(p) = self.docmdp {
+            objects.push(
+                format!(
+                    "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached /Reference [<< /Type /SigRef /TransformMethod /DocMDP /TransformParams << /Type /TransformParams /P {p} /V /1.2 >> >>] >>"
+                )
+                .into_bytes(),
+            );
         }
-        out.extend_from_slice(
-            format!(
-                "trailer\n<< /Size {} /Root 1 0 R /ID [<0123456789ABCDEF0123456789ABCDEF> <0123456789ABCDEF0123456789ABCDEF>] >>\nstartxref\n{xref}\n%%EOF\n",
-                objects.len() + 1
-            )
-            .as_bytes(),
-        );
-        out
+        write_classic(&objects)
+    }
+}
+
+/// Writes objects numbered from 1 with a classic cross-reference table.
+fn write_classic(objects: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for offset in offsets {
+        out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R /ID [<0123456789ABCDEF0123456789ABCDEF> <0123456789ABCDEF0123456789ABCDEF>] >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// A hybrid-reference file (classic table + /XRefStm): the font (5) lives only in an object
+/// stream that the table marks free; the content's /Length is an indirect object.
+fn hybrid_pdf() -> Vec<u8> {
+    let mut out = b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let mut offsets = std::collections::BTreeMap::new();
+    let object = |out: &mut Vec<u8>,
+                  offsets: &mut std::collections::BTreeMap<usize, usize>,
+                  num: usize,
+                  body: &[u8]| {
+        offsets.insert(num, out.len());
+        out.extend_from_slice(format!("{num} 0 obj\n").as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    };
+    object(
+        &mut out,
+        &mut offsets,
+        1,
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+    );
+    object(
+        &mut out,
+        &mut offsets,
+        2,
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 /MediaBox [0 0 595 842] >>",
+    );
+    object(
+        &mut out,
+        &mut offsets,
+        3,
+        b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+    );
+    let content = b"BT /F1 24 Tf 72 760 Td (Page hybride) Tj ET";
+    let mut stream = b"<< /Length 6 0 R >>\nstream\n".to_vec();
+    stream.extend_from_slice(content);
+    stream.extend_from_slice(b"\nendstream");
+    object(&mut out, &mut offsets, 4, &stream);
+    object(
+        &mut out,
+        &mut offsets,
+        6,
+        content.len().to_string().as_bytes(),
+    );
+    let font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>";
+    let header = b"5 0 ";
+    let mut objstm = format!(
+        "<< /Type /ObjStm /N 1 /First {} /Length {} >>\nstream\n",
+        header.len(),
+        header.len() + font.len()
+    )
+    .into_bytes();
+    objstm.extend_from_slice(header);
+    objstm.extend_from_slice(font);
+    objstm.extend_from_slice(b"\nendstream");
+    object(&mut out, &mut offsets, 7, &objstm);
+    // The xref stream: object 5 in stream 7 at index 0; 7 and 8 in the file.
+    let xref_stream_at = out.len();
+    let mut rows = vec![2u8, 0, 7, 0];
+    for offset in [offsets[&7], xref_stream_at] {
+        rows.push(1);
+        rows.extend_from_slice(&(offset as u16).to_be_bytes());
+        rows.push(0);
+    }
+    let mut xs = format!(
+        "<< /Type /XRef /Size 9 /W [1 2 1] /Index [5 1 7 2] /Length {} >>\nstream\n",
+        rows.len()
+    )
+    .into_bytes();
+    xs.extend_from_slice(&rows);
+    xs.extend_from_slice(b"\nendstream");
+    object(&mut out, &mut offsets, 8, &xs);
+    let table = out.len();
+    out.extend_from_slice(b"xref\n0 9\n0000000000 65535 f \n");
+    for num in 1..=8 {
+        match offsets.get(&num) {
+            Some(offset) if num != 5 => {
+                out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes())
+            }
+            _ => out.extend_from_slice(b"0000000000 00001 f \n"),
+        }
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size 9 /Root 1 0 R /XRefStm {xref_stream_at} >>\nstartxref\n{table}\n%%EOF\n"
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// A source that records how it is read.
+struct CountingSource {
+    bytes: Vec<u8>,
+    total: std::cell::Cell<u64>,
+    largest: std::cell::Cell<usize>,
+}
+
+impl PdfSource for CountingSource {
+    fn len(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.bytes.read_at(offset, buf)?;
+        self.total.set(self.total.get() + n as u64);
+        self.largest.set(self.largest.get().max(buf.len()));
+        Ok(n)
     }
 }
 
@@ -823,4 +992,217 @@ fn the_iparapheur_signature_is_read_and_its_integrity_verified() {
             .contains("Christian Noir"),
         "{report:#?}"
     );
+}
+
+#[test]
+fn a_hybrid_reference_file_is_read_through_its_xref_stream() {
+    let dir = scratch("hybrid");
+    let original = hybrid_pdf();
+    let reader = PdfReader::open(&original).unwrap();
+    assert_eq!(reader.newest_xref_kind(), XrefKind::Table);
+    let font = reader.get(bouquet_crypto::pdf::ObjRef::new(5, 0)).unwrap();
+    assert!(font.as_dict().unwrap().has_name("BaseFont", "Helvetica"));
+    let content = reader.get(bouquet_crypto::pdf::ObjRef::new(4, 0)).unwrap();
+    assert!(
+        matches!(content, bouquet_crypto::pdf::Object::Stream(ref s) if s.data.ends_with(b"ET"))
+    );
+    let path = write(&dir, "hybrid.pdf", &original);
+    let check = Command::new("qpdf")
+        .arg("--check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+
+    let mut req = request("Anne Martin");
+    req.stamp = Some(stamp(StampPage::Last));
+    let signed = sign_with(&original, &req, &dir);
+    let path = write(&dir, "signed.pdf", &signed);
+    // pyHanko refuses hybrid files unless told to be lenient ("Settings do not permit
+    // validation of signatures in hybrid-reference files").
+    let output = Command::new("pyhanko")
+        .args(["sign", "validate", "--no-strict-syntax", "--pretty-print"])
+        .arg("--no-revocation-check")
+        .arg("--trust")
+        .arg(&pki().root_pem)
+        .arg("--trust-replace")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && text.contains("judged VALID"),
+        "{text}"
+    );
+    let text = pdfsig(&path);
+    assert!(
+        text.contains("Signature is Valid.") && text.contains("Total document signed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_page_tree_is_walked_to_the_wanted_page_only() {
+    let dir = scratch("tree");
+    let original = TestPdf {
+        pages: 8,
+        nested: true,
+        ..TestPdf::default()
+    }
+    .build();
+    let mut req = request("Anne Martin");
+    req.stamp = Some(stamp(StampPage::Number(5)));
+    let signed = sign_with(&original, &req, &dir);
+    let path = write(&dir, "page5.pdf", &signed);
+    assert_valid(&path, 1);
+    let page_text = |page: u32| {
+        let output = Command::new("pdftotext")
+            .args(["-f", &page.to_string(), "-l", &page.to_string()])
+            .arg(&path)
+            .arg("-")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(page_text(5).contains("Signé par Anne Martin"));
+    assert!(!page_text(4).contains("Signé par"));
+    assert!(!page_text(8).contains("Signé par"));
+
+    req.stamp = Some(stamp(StampPage::Number(9)));
+    let err = prepare(&original, &req).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "La page 9 n'existe pas : le document compte 8 page(s)."
+    );
+}
+
+#[test]
+fn the_default_stamp_sits_inside_a_shifted_media_box() {
+    let dir = scratch("shifted");
+    let original = TestPdf {
+        pages: 1,
+        media_box: Some([1000, 2000, 1300, 2400]),
+        ..TestPdf::default()
+    }
+    .build();
+    let mut req = request("Anne Martin");
+    req.stamp = Some(stamp(StampPage::Last));
+    let signed = sign_with(&original, &req, &dir);
+    let reader = PdfReader::open(&signed).unwrap();
+    let catalog = reader
+        .resolve_dict(&bouquet_crypto::pdf::Object::Ref(
+            reader.root_ref().unwrap(),
+        ))
+        .unwrap();
+    let form = reader
+        .resolve_dict(catalog.get("AcroForm").unwrap())
+        .unwrap();
+    let widget = reader
+        .resolve_dict(&form.get("Fields").unwrap().as_array().unwrap()[0])
+        .unwrap();
+    let rect: Vec<f64> = widget
+        .get("Rect")
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_number().unwrap())
+        .collect();
+    assert!(rect[0] >= 1000.0 && rect[2] <= 1300.0, "{rect:?}");
+    assert!(rect[1] >= 2000.0 && rect[3] <= 2400.0, "{rect:?}");
+    assert!(
+        rect[2] > 1250.0 && rect[1] < 2050.0,
+        "bottom right: {rect:?}"
+    );
+    let path = write(&dir, "shifted.pdf", &signed);
+    assert_valid(&path, 1);
+    let output = Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Signé par Anne Martin"));
+}
+
+#[test]
+fn a_pdf_certified_without_changes_is_refused_and_one_allowing_forms_is_signed() {
+    let locked = TestPdf {
+        pages: 1,
+        docmdp: Some(1),
+        ..TestPdf::default()
+    }
+    .build();
+    let err = prepare(&locked, &request("Anne Martin")).unwrap_err();
+    assert!(err.to_string().starts_with("Ce PDF est certifié"), "{err}");
+
+    // A real certification by pyHanko (DocMDP: form filling and signatures allowed).
+    let dir = scratch("certified");
+    let plain = write(&dir, "plain.pdf", &TestPdf::pages(1).build());
+    let certified = dir.join("certified.pdf");
+    let status = Command::new("pyhanko")
+        .args([
+            "sign",
+            "addsig",
+            "--field",
+            "Certification",
+            "--certify",
+            "pemder",
+        ])
+        .arg("--key")
+        .arg(&pki().key_pem)
+        .arg("--cert")
+        .arg(&pki().signer_pem)
+        .arg("--no-pass")
+        .arg(&plain)
+        .arg(&certified)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let original = std::fs::read(&certified).unwrap();
+    let signed = sign_with(&original, &request("Anne Martin"), &dir);
+    let path = write(&dir, "certified-signed.pdf", &signed);
+    let (ok, text) = pyhanko(&path);
+    assert!(ok, "{text}");
+    assert_eq!(text.matches("judged VALID").count(), 2, "{text}");
+    let names: Vec<String> = signatures(&signed)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.field_name)
+        .collect();
+    assert_eq!(names, ["Certification", "Signature1"]);
+}
+
+#[test]
+fn prepare_reads_a_few_kilobytes_besides_the_hash_in_bounded_chunks() {
+    let bytes = TestPdf {
+        pages: 50,
+        padding: 8 << 20,
+        ..TestPdf::default()
+    }
+    .build();
+    let len = bytes.len() as u64;
+    let source = CountingSource {
+        bytes,
+        total: std::cell::Cell::new(0),
+        largest: std::cell::Cell::new(0),
+    };
+    let mut req = request("Anne Martin");
+    req.stamp = Some(stamp(StampPage::Last));
+    let prepared = prepare(&source, &req).unwrap();
+    // The hash reads the original once; everything else is small.
+    let besides_hash = source.total.get() - len;
+    assert!(
+        besides_hash < 256 * 1024,
+        "{besides_hash} bytes read besides the hash"
+    );
+    assert!(
+        source.largest.get() <= 1 << 20,
+        "largest read {}",
+        source.largest.get()
+    );
+    assert_eq!(prepared.original_len(), len);
 }
