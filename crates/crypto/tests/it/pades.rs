@@ -62,7 +62,7 @@ fn pki() -> &'static Pki {
             organisation: "Commune de Saint-Aubin".into(),
             title: "Maire".into(),
         };
-        let signer = demo.issue_person(&subject, now()).unwrap();
+        let signer = demo.issue_person(subject, now()).unwrap();
         let tsa = BuiltInTsa::new(demo.issue_tsa(now()).unwrap());
         let pki = Pki {
             root_pem: dir.join("root.pem"),
