@@ -28,15 +28,17 @@ const FIXTURE: &str = "../../standards/signature/pades/PDF_avec_tags-signature_p
 // ---------------------------------------------------------------------------------------------
 // Scratch space, test PKI, CMS by OpenSSL, validators.
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("bouquet-pades-{}", std::process::id()))
-        .join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A temporary folder, removed when dropped.
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("bouquet-pades-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 struct Pki {
+    /// Holds the PEM files below for the whole test run.
+    _dir: tempfile::TempDir,
     demo: DemoPki,
     signer: Credential,
     tsa: BuiltInTsa,
@@ -53,7 +55,8 @@ fn now() -> Timestamp {
 fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
-        let dir = scratch("pki");
+        let temp = scratch("pki");
+        let dir = temp.path();
         let demo = DemoPki::generate(now()).unwrap();
         let subject = PersonSubject {
             given_name: "Anne".into(),
@@ -71,6 +74,7 @@ fn pki() -> &'static Pki {
             demo,
             signer,
             tsa,
+            _dir: temp,
         };
         std::fs::write(
             &pki.root_pem,
@@ -524,14 +528,15 @@ fn qpdf(args: &[&str], input: &Path, output: &Path) {
 #[test]
 fn an_invisible_signature_on_a_classic_xref_pdf_is_valid_for_pyhanko_and_pdfsig() {
     let dir = scratch("classic");
+    let dir = dir.path();
     let original = TestPdf::pages(3).build();
-    let signed = sign_with(&original, &request("Anne Martin"), &dir);
+    let signed = sign_with(&original, &request("Anne Martin"), dir);
     assert_eq!(
         &signed[..original.len()],
         &original[..],
         "incremental update only"
     );
-    let path = write(&dir, "signed.pdf", &signed);
+    let path = write(dir, "signed.pdf", &signed);
     assert_valid(&path, 1);
 
     let found = signatures(&signed).unwrap();
@@ -561,12 +566,13 @@ fn an_invisible_signature_on_a_classic_xref_pdf_is_valid_for_pyhanko_and_pdfsig(
 #[test]
 fn one_flipped_byte_in_the_signed_range_makes_both_validators_fail() {
     let dir = scratch("flipped");
+    let dir = dir.path();
     let original = TestPdf::pages(2).build();
-    let mut signed = sign_with(&original, &request("Anne Martin"), &dir);
+    let mut signed = sign_with(&original, &request("Anne Martin"), dir);
     // A byte of the first page's text ("Page 1 de test").
     let at = signed.windows(6).position(|w| w == b"Page 1").unwrap();
     signed[at + 5] = b'7';
-    let path = write(&dir, "tampered.pdf", &signed);
+    let path = write(dir, "tampered.pdf", &signed);
     let (ok, text) = pyhanko(&path);
     assert!(!ok, "pyHanko accepted a tampered file:\n{text}");
     let text = pdfsig(&path);
@@ -577,12 +583,13 @@ fn one_flipped_byte_in_the_signed_range_makes_both_validators_fail() {
 #[test]
 fn a_second_signature_keeps_the_first_one_valid() {
     let dir = scratch("twice");
+    let dir = dir.path();
     let original = TestPdf::pages(2).build();
-    let once = sign_with(&original, &request("Anne Martin"), &dir);
+    let once = sign_with(&original, &request("Anne Martin"), dir);
     let mut second = request("Paul Durand");
     second.stamp = Some(stamp(StampPage::Last));
-    let twice = sign_with(&once, &second, &dir);
-    let path = write(&dir, "twice.pdf", &twice);
+    let twice = sign_with(&once, &second, dir);
+    let path = write(dir, "twice.pdf", &twice);
     let (ok, text) = pyhanko(&path);
     assert!(ok, "{text}");
     assert_eq!(text.matches("judged VALID").count(), 2, "{text}");
@@ -600,9 +607,10 @@ fn a_second_signature_keeps_the_first_one_valid() {
 #[test]
 fn the_iparapheur_fixture_can_be_signed_again() {
     let dir = scratch("iparapheur");
+    let dir = dir.path();
     let original = std::fs::read(FIXTURE).unwrap();
-    let signed = sign_with(&original, &request("Anne Martin"), &dir);
-    let path = write(&dir, "resigned.pdf", &signed);
+    let signed = sign_with(&original, &request("Anne Martin"), dir);
+    let path = write(dir, "resigned.pdf", &signed);
     let text = pdfsig(&path);
     assert_eq!(text.matches("Signature is Valid.").count(), 2, "{text}");
     let found = signatures(&signed).unwrap();
@@ -647,7 +655,8 @@ fn the_iparapheur_fixture_can_be_signed_again() {
 #[test]
 fn xref_streams_and_object_streams_are_read_and_continued() {
     let dir = scratch("objstm");
-    let classic = write(&dir, "classic.pdf", &TestPdf::pages(4).build());
+    let dir = dir.path();
+    let classic = write(dir, "classic.pdf", &TestPdf::pages(4).build());
     let compressed = dir.join("objstm.pdf");
     qpdf(&["--object-streams=generate"], &classic, &compressed);
     let original = std::fs::read(&compressed).unwrap();
@@ -657,16 +666,16 @@ fn xref_streams_and_object_streams_are_read_and_continued() {
     );
     let mut req = request("Anne Martin");
     req.stamp = Some(stamp(StampPage::Number(2)));
-    let signed = sign_with(&original, &req, &dir);
+    let signed = sign_with(&original, &req, dir);
     assert_eq!(
         PdfReader::open(&signed).unwrap().newest_xref_kind(),
         XrefKind::Stream
     );
-    let path = write(&dir, "signed.pdf", &signed);
+    let path = write(dir, "signed.pdf", &signed);
     assert_valid(&path, 1);
     // And a second signature over the xref-stream update.
-    let twice = sign_with(&signed, &request("Paul Durand"), &dir);
-    let path = write(&dir, "twice.pdf", &twice);
+    let twice = sign_with(&signed, &request("Paul Durand"), dir);
+    let path = write(dir, "twice.pdf", &twice);
     assert_valid(&path, 2);
     let (_, text) = pyhanko(&path);
     assert_eq!(text.matches("judged VALID").count(), 2, "{text}");
@@ -675,11 +684,12 @@ fn xref_streams_and_object_streams_are_read_and_continued() {
 #[test]
 fn a_visible_stamp_shows_french_text() {
     let dir = scratch("stamp");
+    let dir = dir.path();
     let original = TestPdf::pages(2).build();
     let mut req = request("Anne Martin");
     req.stamp = Some(stamp(StampPage::Last));
-    let signed = sign_with(&original, &req, &dir);
-    let path = write(&dir, "stamped.pdf", &signed);
+    let signed = sign_with(&original, &req, dir);
+    let path = write(dir, "stamped.pdf", &signed);
     assert_valid(&path, 1);
     let output = Command::new("pdftotext")
         .args(["-f", "2", "-l", "2"])
@@ -696,6 +706,7 @@ fn a_visible_stamp_shows_french_text() {
 #[test]
 fn indirect_annots_and_an_existing_acroform_are_kept() {
     let dir = scratch("annots");
+    let dir = dir.path();
     for (name, pdf) in [
         (
             "indirect-annots",
@@ -715,8 +726,8 @@ fn indirect_annots_and_an_existing_acroform_are_kept() {
         ),
     ] {
         let original = pdf.build();
-        let signed = sign_with(&original, &request("Anne Martin"), &dir);
-        let path = write(&dir, &format!("{name}.pdf"), &signed);
+        let signed = sign_with(&original, &request("Anne Martin"), dir);
+        let path = write(dir, &format!("{name}.pdf"), &signed);
         assert_valid(&path, 1);
         // The existing annotations and fields are still there.
         let reader = PdfReader::open(&signed).unwrap();
@@ -753,7 +764,8 @@ fn indirect_annots_and_an_existing_acroform_are_kept() {
 #[test]
 fn an_encrypted_pdf_is_refused_in_french() {
     let dir = scratch("encrypted");
-    let plain = write(&dir, "plain.pdf", &TestPdf::pages(1).build());
+    let dir = dir.path();
+    let plain = write(dir, "plain.pdf", &TestPdf::pages(1).build());
     let encrypted = dir.join("encrypted.pdf");
     let status = Command::new("qpdf")
         .args(["--encrypt", "user", "owner", "256", "--"])
@@ -815,13 +827,14 @@ fn an_existing_field_name_is_refused_and_names_are_numbered() {
 #[test]
 fn signing_a_file_streams_it_and_gives_the_same_bytes_as_from_memory() {
     let dir = scratch("file");
+    let dir = dir.path();
     let original = TestPdf {
         pages: 20,
         padding: 24 << 20,
         ..TestPdf::default()
     }
     .build();
-    let path = write(&dir, "big.pdf", &original);
+    let path = write(dir, "big.pdf", &original);
     let file = std::fs::File::open(&path).unwrap();
     assert_eq!(PdfSource::len(&file), original.len() as u64);
     let mut req = request("Anne Martin");
@@ -834,7 +847,7 @@ fn signing_a_file_streams_it_and_gives_the_same_bytes_as_from_memory() {
     assert!(from_file.placeholder_tail().len() < 64 * 1024);
 
     // The CMS from OpenSSL over the rebuilt bytes: an independent check of the digest.
-    let cms = openssl_cms(&signed_bytes(&original, &from_file), &dir);
+    let cms = openssl_cms(&signed_bytes(&original, &from_file), dir);
     let tail = from_file.finish(&cms).unwrap();
     let signed_path = dir.join("big-signed.pdf");
     std::fs::copy(&path, &signed_path).unwrap();
@@ -869,9 +882,10 @@ fn sign_bytes_hands_the_digest_to_the_signer() {
 #[test]
 fn verify_reports_each_signature_and_what_it_covers() {
     let dir = scratch("verify");
+    let dir = dir.path();
     let original = TestPdf::pages(2).build();
-    let once = sign_with(&original, &request("Anne Martin"), &dir);
-    let twice = sign_with(&once, &request("Paul Durand"), &dir);
+    let once = sign_with(&original, &request("Anne Martin"), dir);
+    let twice = sign_with(&once, &request("Paul Durand"), dir);
     let reports = pades::verify(&twice, &anchors(), Some(now())).unwrap();
     assert_eq!(reports.len(), 2);
     for report in &reports {
@@ -936,6 +950,7 @@ fn verify_reports_each_signature_and_what_it_covers() {
 #[test]
 fn a_time_stamped_signature_b_t_is_valid() {
     let dir = scratch("b-t");
+    let dir = dir.path();
     let original = TestPdf::pages(1).build();
     let prepared = prepare(&original, &request("Anne Martin")).unwrap();
     let cms = sign_detached_digest_with_tsa(
@@ -948,7 +963,7 @@ fn a_time_stamped_signature_b_t_is_valid() {
     )
     .unwrap();
     let signed = [&original[..], &prepared.finish(&cms).unwrap()].concat();
-    let path = write(&dir, "b-t.pdf", &signed);
+    let path = write(dir, "b-t.pdf", &signed);
     assert_valid(&path, 1);
     let (_, text) = pyhanko(&path);
     assert!(
@@ -997,6 +1012,7 @@ fn the_iparapheur_signature_is_read_and_its_integrity_verified() {
 #[test]
 fn a_hybrid_reference_file_is_read_through_its_xref_stream() {
     let dir = scratch("hybrid");
+    let dir = dir.path();
     let original = hybrid_pdf();
     let reader = PdfReader::open(&original).unwrap();
     assert_eq!(reader.newest_xref_kind(), XrefKind::Table);
@@ -1006,7 +1022,7 @@ fn a_hybrid_reference_file_is_read_through_its_xref_stream() {
     assert!(
         matches!(content, bouquet_crypto::pdf::Object::Stream(ref s) if s.data.ends_with(b"ET"))
     );
-    let path = write(&dir, "hybrid.pdf", &original);
+    let path = write(dir, "hybrid.pdf", &original);
     let check = Command::new("qpdf")
         .arg("--check")
         .arg(&path)
@@ -1020,8 +1036,8 @@ fn a_hybrid_reference_file_is_read_through_its_xref_stream() {
 
     let mut req = request("Anne Martin");
     req.stamp = Some(stamp(StampPage::Last));
-    let signed = sign_with(&original, &req, &dir);
-    let path = write(&dir, "signed.pdf", &signed);
+    let signed = sign_with(&original, &req, dir);
+    let path = write(dir, "signed.pdf", &signed);
     // pyHanko refuses hybrid files unless told to be lenient ("Settings do not permit
     // validation of signatures in hybrid-reference files").
     let output = Command::new("pyhanko")
@@ -1048,6 +1064,7 @@ fn a_hybrid_reference_file_is_read_through_its_xref_stream() {
 #[test]
 fn the_page_tree_is_walked_to_the_wanted_page_only() {
     let dir = scratch("tree");
+    let dir = dir.path();
     let original = TestPdf {
         pages: 8,
         nested: true,
@@ -1056,8 +1073,8 @@ fn the_page_tree_is_walked_to_the_wanted_page_only() {
     .build();
     let mut req = request("Anne Martin");
     req.stamp = Some(stamp(StampPage::Number(5)));
-    let signed = sign_with(&original, &req, &dir);
-    let path = write(&dir, "page5.pdf", &signed);
+    let signed = sign_with(&original, &req, dir);
+    let path = write(dir, "page5.pdf", &signed);
     assert_valid(&path, 1);
     let page_text = |page: u32| {
         let output = Command::new("pdftotext")
@@ -1083,6 +1100,7 @@ fn the_page_tree_is_walked_to_the_wanted_page_only() {
 #[test]
 fn the_default_stamp_sits_inside_a_shifted_media_box() {
     let dir = scratch("shifted");
+    let dir = dir.path();
     let original = TestPdf {
         pages: 1,
         media_box: Some([1000, 2000, 1300, 2400]),
@@ -1091,7 +1109,7 @@ fn the_default_stamp_sits_inside_a_shifted_media_box() {
     .build();
     let mut req = request("Anne Martin");
     req.stamp = Some(stamp(StampPage::Last));
-    let signed = sign_with(&original, &req, &dir);
+    let signed = sign_with(&original, &req, dir);
     let reader = PdfReader::open(&signed).unwrap();
     let catalog = reader
         .resolve_dict(&bouquet_crypto::pdf::Object::Ref(
@@ -1118,7 +1136,7 @@ fn the_default_stamp_sits_inside_a_shifted_media_box() {
         rect[2] > 1250.0 && rect[1] < 2050.0,
         "bottom right: {rect:?}"
     );
-    let path = write(&dir, "shifted.pdf", &signed);
+    let path = write(dir, "shifted.pdf", &signed);
     assert_valid(&path, 1);
     let output = Command::new("pdftotext")
         .arg(&path)
@@ -1141,7 +1159,8 @@ fn a_pdf_certified_without_changes_is_refused_and_one_allowing_forms_is_signed()
 
     // A real certification by pyHanko (DocMDP: form filling and signatures allowed).
     let dir = scratch("certified");
-    let plain = write(&dir, "plain.pdf", &TestPdf::pages(1).build());
+    let dir = dir.path();
+    let plain = write(dir, "plain.pdf", &TestPdf::pages(1).build());
     let certified = dir.join("certified.pdf");
     let status = Command::new("pyhanko")
         .args([
@@ -1163,8 +1182,8 @@ fn a_pdf_certified_without_changes_is_refused_and_one_allowing_forms_is_signed()
         .unwrap();
     assert!(status.success());
     let original = std::fs::read(&certified).unwrap();
-    let signed = sign_with(&original, &request("Anne Martin"), &dir);
-    let path = write(&dir, "certified-signed.pdf", &signed);
+    let signed = sign_with(&original, &request("Anne Martin"), dir);
+    let path = write(dir, "certified-signed.pdf", &signed);
     let (ok, text) = pyhanko(&path);
     assert!(ok, "{text}");
     assert_eq!(text.matches("judged VALID").count(), 2, "{text}");
