@@ -19,6 +19,7 @@ use crate::pdf::object::{
     Dict, ObjRef, Object, decode_text_string, text_string, write_dict, write_stream,
 };
 use crate::pdf::{PdfReader, PdfSource, XrefKind, read_range};
+use crate::report::{Check, SignatureFormat, SignatureReport};
 
 pub use stamp::to_win_ansi;
 
@@ -34,6 +35,8 @@ const HASH_CHUNK: usize = 1 << 20;
 const BYTE_RANGE_WIDTH: usize = 72;
 /// Annotation flags of the widget: print (4) + locked (128).
 const WIDGET_FLAGS: i64 = 132;
+/// Largest CMS reserve accepted (a B-LT CMS with a long chain is well under 1 MB).
+const MAX_CONTENTS_RESERVE: usize = 4 << 20;
 /// Fields visited at most when reading an AcroForm.
 const MAX_FIELDS: usize = 100_000;
 
@@ -154,9 +157,16 @@ pub fn sign_bytes(
 
 /// Builds the incremental update adding a signature field, and the digest to sign.
 pub fn prepare(source: &dyn PdfSource, request: &SignatureRequest) -> Result<PreparedSignature> {
+    if request.contents_reserve == 0 || request.contents_reserve > MAX_CONTENTS_RESERVE {
+        return Err(CryptoError::internal(format!(
+            "place réservée pour la signature invalide ({} octets)",
+            request.contents_reserve
+        )));
+    }
     let reader = PdfReader::open(source)?;
     let root_ref = reader.root_ref()?;
     let mut catalog = reader.resolve_dict(&Object::Ref(root_ref))?;
+    refuse_if_certified_without_changes(&reader, &catalog)?;
     let pages_ref = catalog
         .get("Pages")
         .and_then(Object::as_ref)
@@ -309,6 +319,47 @@ pub fn prepare(source: &dyn PdfSource, request: &SignatureRequest) -> Result<Pre
         contents_at,
         contents_hex_len,
     })
+}
+
+/// A certification signature with `/P 1` (DocMDP: no change allowed) forbids any later
+/// signature; `/P 2` and `/P 3` allow them.
+fn refuse_if_certified_without_changes(reader: &PdfReader<'_>, catalog: &Dict) -> Result<()> {
+    let Some(perms) = catalog.get("Perms") else {
+        return Ok(());
+    };
+    let Some(docmdp) = reader.resolve_dict(perms)?.get("DocMDP").cloned() else {
+        return Ok(());
+    };
+    let signature = reader.resolve_dict(&docmdp)?;
+    let references = match signature.get("Reference") {
+        Some(r) => reader
+            .resolve(r)?
+            .as_array()
+            .map(<[Object]>::to_vec)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    for reference in references {
+        let reference = reader.resolve_dict(&reference)?;
+        if !reference.has_name("TransformMethod", "DocMDP") {
+            continue;
+        }
+        let permission = match reference.get("TransformParams") {
+            Some(p) => reader
+                .resolve_dict(p)?
+                .get("P")
+                .and_then(Object::as_int)
+                .unwrap_or(2),
+            None => 2,
+        };
+        if permission == 1 {
+            return Err(CryptoError::bad_input(
+                "Ce PDF est certifié par son auteur sans aucune modification permise : il ne peut \
+                 pas recevoir d'autre signature.",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn name(n: &str) -> Object {
@@ -823,7 +874,7 @@ fn read_signature(reader: &PdfReader<'_>, field_name: String, sig: &Dict) -> Res
     let gap_ok = r0 == 0 && r1 < r2 && {
         let first = read_range(reader.source(), r1, 1)?;
         let last = read_range(reader.source(), r2 - 1, 1)?;
-        first == b"<" && last == b">" && (r2 - r1 - 2) == 2 * contents.len() as u64
+        first == b"<" && last == b">" && r2 - r1 == 2 * contents.len() as u64 + 2
     };
     let text = |key: &str| {
         sig.get(key)
@@ -847,6 +898,152 @@ fn read_signature(reader: &PdfReader<'_>, field_name: String, sig: &Dict) -> Res
         location: text("Location"),
         name: text("Name"),
     })
+}
+
+/// The sub-filters whose `/Contents` is a detached CMS over the byte range.
+const CMS_SUB_FILTERS: [&str; 2] = ["ETSI.CAdES.detached", "adbe.pkcs7.detached"];
+
+/// Verifies every signature of the document: integrity and certificate by
+/// [`crate::cms::verify_detached_digest`] (against the DER trust `anchors`, at the time-stamp's
+/// time, else at `at`), and what the signature covers. Oldest signature first.
+pub fn verify(
+    source: &dyn PdfSource,
+    anchors: &[Vec<u8>],
+    at: Option<Timestamp>,
+) -> Result<Vec<SignatureReport>> {
+    let found = signatures(source)?;
+    Ok(found
+        .iter()
+        .enumerate()
+        .map(|(i, sig)| verify_one(sig, &found[i + 1..], anchors, at))
+        .collect())
+}
+
+fn verify_one(
+    sig: &PdfSignature,
+    later: &[PdfSignature],
+    anchors: &[Vec<u8>],
+    at: Option<Timestamp>,
+) -> SignatureReport {
+    let sub_filter = sig.sub_filter.as_deref().unwrap_or("");
+    let mut report = if !CMS_SUB_FILTERS.contains(&sub_filter) {
+        let mut report = SignatureReport::new(SignatureFormat::Pades, "");
+        report.integrity = Check::NotChecked(format!(
+            "Format de signature PDF non pris en charge (/SubFilter {sub_filter})."
+        ));
+        report
+    } else {
+        match crate::cms::verify_detached_digest(
+            &sig.cms_der,
+            &sig.content_sha256,
+            anchors,
+            at,
+            SignatureFormat::Pades,
+        ) {
+            Ok(report) => report,
+            Err(e) => {
+                let mut report = SignatureReport::new(SignatureFormat::Pades, "");
+                report.integrity = Check::Failed(format!("Signature illisible : {e}"));
+                report
+            }
+        }
+    };
+    report.name = sig.field_name.clone();
+    if report.claimed_time.is_none() {
+        report.claimed_time = sig.signing_time_m.as_deref().and_then(parse_pdf_date);
+        if let (None, Some(claimed)) = (&report.timestamp, report.claimed_time) {
+            report.remarks.insert(
+                0,
+                format!(
+                    "La date de signature ({}) est celle déclarée dans le PDF (/M) ; aucun \
+                     horodatage ne la prouve.",
+                    crate::pki::french_date(claimed)
+                ),
+            );
+        }
+    }
+    if !sig.byte_range_matches_contents && report.integrity.is_ok() {
+        report.integrity = Check::Failed(
+            "La plage signée (/ByteRange) ne correspond pas à l'emplacement de la signature : \
+             une partie du document n'est pas couverte."
+                .into(),
+        );
+    }
+    report.coverage = coverage(sig, later, &mut report.remarks);
+    report
+}
+
+/// Whether the signature covers the document, or a revision followed by updates only.
+fn coverage(sig: &PdfSignature, later: &[PdfSignature], remarks: &mut Vec<String>) -> Check {
+    if sig.covers_whole_file {
+        return Check::Ok;
+    }
+    if !sig.covers_revision {
+        return Check::Failed(
+            "La signature ne couvre pas une version complète du document.".into(),
+        );
+    }
+    if later.iter().any(|l| l.covers_whole_file) {
+        remarks.push(
+            "Des modifications ont été ajoutées après cette signature (signatures suivantes)."
+                .into(),
+        );
+        Check::Ok
+    } else {
+        remarks
+            .push("Des modifications non signées ont été ajoutées après cette signature.".into());
+        Check::NotChecked(
+            "des modifications non signées ont été ajoutées après cette signature ; leur \
+             contenu n'a pas été analysé"
+                .into(),
+        )
+    }
+}
+
+/// Reads a PDF date (`D:YYYYMMDDHHmmSS+hh'mm'`, trailing parts optional).
+pub fn parse_pdf_date(text: &str) -> Option<Timestamp> {
+    let text = text.strip_prefix("D:").unwrap_or(text);
+    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+    if digits.len() < 4 {
+        return None;
+    }
+    let part = |from: usize, len: usize, default: i64| -> Option<i64> {
+        match digits.get(from..from + len) {
+            Some(p) => p.parse().ok(),
+            None => Some(default),
+        }
+    };
+    // `Date::new` and `Time::new` refuse month 13 and the like (the helpers would panic).
+    let date = jiff::civil::Date::new(
+        i16::try_from(part(0, 4, 0)?).ok()?,
+        i8::try_from(part(4, 2, 1)?).ok()?,
+        i8::try_from(part(6, 2, 1)?).ok()?,
+    )
+    .ok()?;
+    let time = jiff::civil::Time::new(
+        i8::try_from(part(8, 2, 0)?).ok()?,
+        i8::try_from(part(10, 2, 0)?).ok()?,
+        i8::try_from(part(12, 2, 0)?).ok()?,
+        0,
+    )
+    .ok()?;
+    let rest = &text[digits.len()..];
+    let offset_seconds = match rest.chars().next() {
+        Some(sign @ ('+' | '-')) => {
+            let nums: Vec<i32> = rest[1..]
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|p| !p.is_empty())
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            let seconds =
+                nums.first().copied().unwrap_or(0) * 3600 + nums.get(1).copied().unwrap_or(0) * 60;
+            if sign == '-' { -seconds } else { seconds }
+        }
+        _ => 0,
+    };
+    let offset = jiff::tz::Offset::from_seconds(offset_seconds).ok()?;
+    let datetime = jiff::civil::DateTime::from_parts(date, time);
+    offset.to_timestamp(datetime).ok()
 }
 
 /// `true` if the file up to `end` is a whole revision: it ends with `%%EOF` (and an optional
@@ -898,6 +1095,22 @@ mod tests {
         assert_eq!(pdf_date(winter), "D:20261207140309+01'00'");
         let summer: Timestamp = "2026-07-14T10:00:00Z".parse().unwrap();
         assert_eq!(pdf_date(summer), "D:20260714120000+02'00'");
+    }
+
+    #[test]
+    fn pdf_dates_are_read_back() {
+        let t: Timestamp = "2026-12-07T13:03:09Z".parse().unwrap();
+        assert_eq!(parse_pdf_date(&pdf_date(t)), Some(t));
+        assert_eq!(
+            parse_pdf_date("D:20220215095624+01'00'"),
+            Some("2022-02-15T08:56:24Z".parse().unwrap())
+        );
+        assert_eq!(
+            parse_pdf_date("D:2022"),
+            Some("2022-01-01T00:00:00Z".parse().unwrap())
+        );
+        assert_eq!(parse_pdf_date("D:20221345"), None);
+        assert_eq!(parse_pdf_date("hier"), None);
     }
 
     #[test]

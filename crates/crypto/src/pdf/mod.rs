@@ -105,6 +105,10 @@ const FIRST_WINDOW: usize = 4096;
 const MAX_WINDOW: usize = 16 << 20;
 /// Largest decoded stream (xref streams, object streams) accepted.
 const MAX_DECODED: u64 = 256 << 20;
+/// Longest row of a PNG predictor (xref streams have rows of a few bytes).
+const MAX_PREDICTOR_ROW: usize = 1 << 20;
+/// Largest stream read from the file (object streams, xref streams).
+const MAX_STREAM: u64 = 64 << 20;
 /// Longest `/Prev` chain followed.
 const MAX_SECTIONS: usize = 10_000;
 /// Most objects in one object stream, and highest object number.
@@ -339,7 +343,7 @@ impl<'a> PdfReader<'a> {
         };
         let length = u64::try_from(length)
             .ok()
-            .filter(|&l| l <= MAX_DECODED && start + l <= self.len)
+            .filter(|&l| l <= MAX_STREAM && start + l <= self.len)
             .ok_or_else(|| unreadable("la longueur d'un flux est invalide"))?;
         let data = read_range(self.source, start, length as usize)?;
         Ok(Object::Stream(Stream { dict, data }))
@@ -452,18 +456,25 @@ impl<'a> PdfReader<'a> {
                 return Err(unreadable("la chaîne des tables de références boucle"));
             }
             self.sections.push(offset);
-            let (kind, trailer) = self.read_section(offset)?;
+            let (kind, trailer, free) = self.read_section(offset)?;
             if first {
                 self.newest_kind = kind;
                 self.trailer = trailer.clone();
                 first = false;
             }
-            // Hybrid files: the table's entries come first, then its /XRefStm, then /Prev.
+            // Hybrid files: the table's entries come first, then its /XRefStm, then /Prev; the
+            // table marks the objects of the stream free, so its free entries come last.
             if kind == XrefKind::Table
                 && let Some(stm) = trailer.get("XRefStm").and_then(Object::as_int)
             {
                 let stm = u64::try_from(stm).map_err(|_| unreadable("/XRefStm invalide"))?;
+                if !seen.insert(stm) {
+                    return Err(unreadable("la chaîne des tables de références boucle"));
+                }
                 self.read_section(stm)?;
+            }
+            for num in free {
+                self.xref.entry(num).or_insert(XrefEntry::Free);
             }
             next = match trailer.get("Prev").map(|p| p.as_number()) {
                 None => None,
@@ -475,8 +486,9 @@ impl<'a> PdfReader<'a> {
     }
 
     /// Reads one cross-reference section (table or stream) and records the entries not
-    /// already known (newer sections are read first).
-    fn read_section(&mut self, offset: u64) -> Result<(XrefKind, Dict)> {
+    /// already known (newer sections are read first), except the free entries of a table,
+    /// returned to be recorded after its /XRefStm.
+    fn read_section(&mut self, offset: u64) -> Result<(XrefKind, Dict, Vec<u32>)> {
         if offset >= self.len {
             return Err(unreadable(
                 "la table des références (startxref) est hors du fichier",
@@ -484,7 +496,8 @@ impl<'a> PdfReader<'a> {
         }
         let head = read_range(self.source, offset, 4)?;
         if head == b"xref" {
-            self.read_table(offset).map(|t| (XrefKind::Table, t))
+            self.read_table(offset)
+                .map(|(trailer, free)| (XrefKind::Table, trailer, free))
         } else {
             let object = self.object_at(offset, None, 0).map_err(|_| {
                 unreadable("la table des références est introuvable à la position annoncée")
@@ -492,7 +505,7 @@ impl<'a> PdfReader<'a> {
             match object {
                 Object::Stream(s) if s.dict.has_name("Type", "XRef") => {
                     self.read_xref_stream(&s)?;
-                    Ok((XrefKind::Stream, s.dict))
+                    Ok((XrefKind::Stream, s.dict, Vec::new()))
                 }
                 _ => Err(unreadable(
                     "la table des références est introuvable à la position annoncée",
@@ -501,7 +514,7 @@ impl<'a> PdfReader<'a> {
         }
     }
 
-    fn read_table(&mut self, offset: u64) -> Result<Dict> {
+    fn read_table(&mut self, offset: u64) -> Result<(Dict, Vec<u32>)> {
         let (entries, trailer) = self.with_window(offset + 4, |p| {
             let mut entries = Vec::new();
             loop {
@@ -527,19 +540,19 @@ impl<'a> PdfReader<'a> {
                 }
             }
         })?;
+        let mut free = Vec::new();
         for (num, off, generation, used) in entries {
             let num = num as u32;
-            let entry = if used && num != 0 {
-                XrefEntry::InFile {
+            if used && num != 0 {
+                self.xref.entry(num).or_insert(XrefEntry::InFile {
                     offset: off,
                     generation: u16::try_from(generation).unwrap_or(u16::MAX),
-                }
+                });
             } else {
-                XrefEntry::Free
-            };
-            self.xref.entry(num).or_insert(entry);
+                free.push(num);
+            }
         }
-        Ok(trailer)
+        Ok((trailer, free))
     }
 
     fn read_xref_stream(&mut self, stream: &Stream) -> Result<()> {
@@ -708,6 +721,9 @@ fn unpredict(data: Vec<u8>, params: &Dict) -> Result<Vec<u8>> {
     let columns = int("Columns", 1);
     let bpp = (colors * bits).div_ceil(8).max(1);
     let row_len = (colors * bits * columns).div_ceil(8);
+    if row_len == 0 || row_len > MAX_PREDICTOR_ROW {
+        return Err(unreadable("paramètres de prédicteur invalides"));
+    }
     let mut out = Vec::with_capacity(data.len());
     let mut previous = vec![0u8; row_len];
     for chunk in data.chunks(row_len + 1) {
