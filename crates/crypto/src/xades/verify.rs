@@ -69,7 +69,13 @@ fn verify_signature(
         Err(reason) => Check::Failed(reason),
     };
     report.coverage = coverage(doc, signature);
-    let (check, chain) = certificate_check(doc, signature, anchors, at.or(report.claimed_time));
+    let (check, chain) = certificate_check(
+        doc,
+        signature,
+        &certificates,
+        anchors,
+        at.or(report.claimed_time),
+    );
     report.certificate = check;
     report.chain = chain;
     report
@@ -288,10 +294,10 @@ fn coverage(doc: &Document, signature: usize) -> Check {
 fn certificate_check(
     doc: &Document,
     signature: usize,
+    certificates: &[Vec<u8>],
     anchors: &[Vec<u8>],
     at: Option<Timestamp>,
 ) -> (Check, Vec<CertificateInfo>) {
-    let certificates = embedded_certificates(doc, signature);
     let Some((der, intermediates)) = certificates.split_first() else {
         return (
             Check::Failed("aucun certificat X.509 dans la signature (KeyInfo)".into()),

@@ -124,8 +124,8 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// The signed file minus the inserted signatures is the original file.
-fn assert_only_signatures_added(original: &[u8], signed: &[u8]) {
+/// The signed file without its signatures, each of which must sit before a closing tag.
+fn without_signatures(signed: &[u8]) -> Vec<u8> {
     let mut rest = Vec::new();
     let mut copied = 0;
     for (start, end) in signature_spans(signed) {
@@ -137,7 +137,12 @@ fn assert_only_signatures_added(original: &[u8], signed: &[u8]) {
         copied = end;
     }
     rest.extend_from_slice(&signed[copied..]);
-    assert_eq!(rest, original);
+    rest
+}
+
+/// The signed file minus the inserted signatures is the original file.
+fn assert_only_signatures_added(original: &[u8], signed: &[u8]) {
+    assert!(without_signatures(signed) == original);
 }
 
 fn flip_in(signed: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
@@ -221,6 +226,65 @@ fn flip_in_any_length(data: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     [&data[..at], to, &data[at + from.len()..]].concat()
 }
 
+/// Two bordereaux (the second without Id): two signatures. xmlsec1 checks the first signature
+/// of a file only, so each is checked in a copy without the other one (removing a signature
+/// from another bordereau changes nothing this one covers).
+#[test]
+fn each_bordereau_gets_its_own_signature() {
+    let signer = signer();
+    let single = fixture(PESALR1);
+    let start = find(&single, b"<Bordereau Id=").unwrap();
+    let end = find(&single, b"</Bordereau>").unwrap() + b"</Bordereau>".len();
+    let second = flip_in_any_length(
+        &single[start..end],
+        b"<Bordereau Id=\"ID2020020200727D013536\">",
+        b"<Bordereau>",
+    );
+    let original = [&single[..end], b"\n    ", &second, &single[end..]].concat();
+    let signed = sign_pes(&original, &signer.credential, &options()).unwrap();
+    let unsigned = flip_in_any_length(
+        &without_signatures(&signed),
+        b"<Bordereau Id=\"BORD3536\">",
+        b"<Bordereau>",
+    );
+    assert!(unsigned == original);
+    let spans = signature_spans(&signed);
+    assert_eq!(spans.len(), 2);
+    for keep in 0..2 {
+        let (start, end) = spans[1 - keep];
+        let alone = [&signed[..start], &signed[end..]].concat();
+        assert!(xmlsec1_verifies(
+            &alone,
+            Some(&signer.root_der),
+            "Bordereau"
+        ));
+    }
+    let reports = verify_pes(&signed, std::slice::from_ref(&signer.root_der), None).unwrap();
+    assert_eq!(reports.len(), 2);
+    assert!(reports.iter().all(|r| r.is_valid()), "{reports:?}");
+    assert_ne!(reports[0].name, reports[1].name);
+}
+
+/// Windows line ends: the file keeps them, and the digests (over LF-normalised text) match
+/// xmlsec1's.
+#[test]
+fn crlf_files_are_signed_as_they_are() {
+    let signer = signer();
+    let original: Vec<u8> = String::from_utf8(fixture(PESALR1))
+        .unwrap()
+        .replace('\n', "\r\n")
+        .into_bytes();
+    let signed = sign_pes(&original, &signer.credential, &options()).unwrap();
+    assert_only_signatures_added(&original, &signed);
+    assert!(xmlsec1_verifies(
+        &signed,
+        Some(&signer.root_der),
+        "Bordereau"
+    ));
+    let report = &verify_pes(&signed, std::slice::from_ref(&signer.root_der), None).unwrap()[0];
+    assert!(report.is_valid(), "{report:?}");
+}
+
 #[test]
 fn a_changed_character_in_a_bordereau_fails_xmlsec1_and_verify_pes() {
     let signer = signer();
@@ -288,6 +352,24 @@ fn whole_flow_signature_is_the_last_child_of_pes_aller() {
     ));
     let reports = verify_pes(&signed, std::slice::from_ref(&signer.root_der), None).unwrap();
     assert!(reports[0].is_valid(), "{:?}", reports[0]);
+}
+
+/// Bordereaux signed first (ordonnateur), then the whole flow: all three signatures hold,
+/// since the enveloped transform removes only the signature being checked.
+#[test]
+fn a_whole_flow_signature_over_signed_bordereaux() {
+    let signer = signer();
+    let once = sign_pes(&fixture(HELIOS_LATIN1), &signer.credential, &options()).unwrap();
+    let whole = PesSignOptions {
+        scope: PesScope::WholeFlow,
+        ..options()
+    };
+    let twice = sign_pes(&once, &signer.credential, &whole).unwrap();
+    let reports = verify_pes(&twice, std::slice::from_ref(&signer.root_der), None).unwrap();
+    assert_eq!(reports.len(), 2);
+    assert!(reports.iter().all(|r| r.is_valid()), "{reports:?}");
+    let error = sign_pes(&twice, &signer.credential, &whole).unwrap_err();
+    assert!(error.to_string().contains("déjà signé"), "{error}");
 }
 
 #[test]
