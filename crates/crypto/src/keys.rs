@@ -212,6 +212,21 @@ impl Credential {
     }
 }
 
+/// Refuses a key that does not belong to the certificate (signs and verifies a probe).
+pub(crate) fn check_key_matches(key: &SigningKey, certificate_der: &[u8]) -> Result<()> {
+    let probe = b"bouquet: key and certificate match";
+    let signature = key.sign(probe)?;
+    crate::pki::verify_with_certificate(
+        certificate_der,
+        crate::pki::Hash::Sha256,
+        probe,
+        &signature,
+    )
+    .map_err(|_| {
+        CryptoError::bad_input("La clé privée ne correspond pas au certificat fourni avec elle.")
+    })
+}
+
 pub(crate) fn parse_certificate(der: &[u8]) -> Result<Certificate> {
     Certificate::from_der(der)
         .map_err(|_| CryptoError::bad_input("Le certificat n'est pas un certificat X.509 lisible."))
@@ -239,8 +254,8 @@ pub(crate) fn check_certificate_for(der: &[u8], now: Timestamp, purpose: Purpose
     let tbs = cert.tbs_certificate();
     let wrong = |usage: &str| {
         CryptoError::Certificate(format!(
-            "Le certificat de {who} n'est pas prévu pour {usage}. Utilisez un certificat de \
-             signature."
+            "Le certificat de {who} n'est pas prévu pour {usage}. Utilisez un certificat prévu \
+             pour cet usage."
         ))
     };
     let usage = match purpose {
@@ -307,7 +322,6 @@ pub fn seal_private_key(
     sealed.push(SEALED_VERSION);
     sealed.extend_from_slice(nonce.as_ref());
     sealed.extend_from_slice(&buffer);
-    zeroize::Zeroize::zeroize(&mut buffer);
     Ok(sealed)
 }
 

@@ -118,9 +118,9 @@ pub fn french_date(at: Timestamp) -> String {
     }
 }
 
-/// Hash functions met in certificates and CMS.
+/// Hash functions met in certificates, CMS and XML signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Hash {
+pub enum Hash {
     Sha256,
     Sha384,
     Sha512,
@@ -149,8 +149,25 @@ impl Hash {
     }
 }
 
-/// Verifies `signature` over `message` with the public key of a certificate: RSA PKCS#1 v1.5
-/// or ECDSA P-256/P-384 (DER signature), with the given hash.
+/// Verifies `signature` over `message` with the public key of the certificate `cert_der`:
+/// RSA PKCS#1 v1.5 or ECDSA P-256/P-384 (DER-encoded signature), with the given hash. For
+/// XML-DSig, convert an ECDSA signature from its raw r‖s form first.
+pub fn verify_with_certificate(
+    cert_der: &[u8],
+    hash: Hash,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<()> {
+    let cert = parse_certificate(cert_der)?;
+    verify_with_spki(
+        cert.tbs_certificate().subject_public_key_info(),
+        hash,
+        message,
+        signature,
+    )
+}
+
+/// See [`verify_with_certificate`].
 pub(crate) fn verify_with_spki(
     spki: &SubjectPublicKeyInfoOwned,
     hash: Hash,
@@ -365,6 +382,7 @@ impl DemoPki {
     /// The root stored earlier: its certificate and PKCS#8 key (DER).
     pub fn from_parts(root_cert_der: &[u8], root_key_pkcs8: &[u8]) -> Result<DemoPki> {
         let root_key = SigningKey::from_pkcs8_der(root_key_pkcs8)?;
+        crate::keys::check_key_matches(&root_key, root_cert_der)?;
         let pki = DemoPki {
             root_der: root_cert_der.to_vec(),
             root_key,
@@ -388,7 +406,7 @@ impl DemoPki {
     }
 
     /// A person's signing certificate, valid from `now` - 1 day to `now` + 3 years.
-    pub fn issue_person(&self, subject: &PersonSubject, now: Timestamp) -> Result<Credential> {
+    pub fn issue_person(&self, subject: PersonSubject, now: Timestamp) -> Result<Credential> {
         let full_name = format!("{} {}", subject.given_name, subject.surname);
         let mut dn = distinguished_name(&[
             (DnType::CountryName, "FR"),
@@ -590,7 +608,7 @@ mod tests {
         assert_eq!(root.subject_common_name, ROOT_NAME);
         let person = pki
             .issue_person(
-                &PersonSubject {
+                PersonSubject {
                     given_name: "Anne".into(),
                     surname: "Martin".into(),
                     email: "anne.martin@saint-aubin.fr".into(),
@@ -617,6 +635,10 @@ mod tests {
 
         // Stored and reloaded, the root still issues certificates that chain.
         let again = DemoPki::from_parts(pki.root_certificate_der(), pki.root_key_pkcs8()).unwrap();
+        let stranger = DemoPki::generate(now()).unwrap();
+        assert!(
+            DemoPki::from_parts(pki.root_certificate_der(), stranger.root_key_pkcs8()).is_err()
+        );
         let seal = again
             .issue_seal("Commune de Saint-Aubin", "213100000", now())
             .unwrap();

@@ -76,7 +76,8 @@ struct TstInfo {
     policy: ObjectIdentifier,
     message_imprint: MessageImprint,
     serial_number: Uint,
-    gen_time: GeneralizedTime,
+    /// GeneralizedTime, kept raw: TSAs often add fractions of a second, which `der` refuses.
+    gen_time: Any,
     #[asn1(optional = "true")]
     accuracy: Option<Accuracy>,
     #[asn1(default = "Default::default")]
@@ -142,25 +143,30 @@ impl BuiltInTsa {
     /// rejection response when the request is malformed or not SHA-256. Errors only on an
     /// internal failure (e.g. the TSA certificate is expired at `now`).
     pub fn respond(&self, request_der: &[u8], now: Timestamp, serial: u64) -> Result<Vec<u8>> {
+        // failInfo bits (RFC 3161): badAlg 0, badDataFormat 5, unacceptedPolicy 15.
         let Ok(request) = TimeStampReq::from_der(request_der) else {
-            // failInfo badDataFormat (5)
-            return rejection("requête d'horodatage illisible", 2, 0x04);
+            return rejection("requête d'horodatage illisible", 2, &[0x04]);
         };
         if request.message_imprint.hash_algorithm.oid != ID_SHA_256
             || request.message_imprint.hashed_message.as_bytes().len() != 32
         {
-            // failInfo badAlg (0)
-            return rejection("seul SHA-256 est accepté", 7, 0x80);
+            return rejection("seul SHA-256 est accepté", 7, &[0x80]);
+        }
+        if request.req_policy.is_some_and(|p| p != self.policy_oid) {
+            return rejection("politique d'horodatage non proposée", 0, &[0x00, 0x01]);
         }
         check_certificate_for(&self.credential.certificate, now, Purpose::TimeStamping)?;
         let seconds = u64::try_from(now.as_second()).map_err(CryptoError::internal)?;
         let tst_info = TstInfo {
             version: 1,
-            policy: request.req_policy.unwrap_or(self.policy_oid),
+            policy: self.policy_oid,
             message_imprint: request.message_imprint,
             serial_number: uint(serial)?,
-            gen_time: GeneralizedTime::from_unix_duration(std::time::Duration::from_secs(seconds))
-                .map_err(internal)?,
+            gen_time: Any::encode_from(
+                &GeneralizedTime::from_unix_duration(std::time::Duration::from_secs(seconds))
+                    .map_err(internal)?,
+            )
+            .map_err(internal)?,
             accuracy: Some(Accuracy {
                 seconds: Some(uint(1)?),
                 millis: None,
@@ -195,12 +201,12 @@ impl BuiltInTsa {
     }
 }
 
-fn rejection(reason: &str, unused_bits: u8, bits: u8) -> Result<Vec<u8>> {
+fn rejection(reason: &str, unused_bits: u8, bits: &[u8]) -> Result<Vec<u8>> {
     TimeStampResp {
         status: PkiStatusInfo {
             status: 2,
             status_string: Some(vec![reason.to_string()]),
-            fail_info: Some(BitString::new(unused_bits, vec![bits]).map_err(internal)?),
+            fail_info: Some(BitString::new(unused_bits, bits.to_vec()).map_err(internal)?),
         },
         time_stamp_token: None,
     }
@@ -278,6 +284,25 @@ pub fn token_from_response(
     Ok(token)
 }
 
+/// Reads "YYYYMMDDHHMMSS[.fraction]Z" (the fraction is dropped).
+fn gen_time(value: &Any) -> Result<Timestamp> {
+    let unreadable = || CryptoError::Invalid("La date du jeton d'horodatage est illisible.".into());
+    let text = std::str::from_utf8(value.value()).map_err(|_| unreadable())?;
+    if der::Tagged::tag(value) != der::Tag::GeneralizedTime
+        || !text.ends_with('Z')
+        || text.len() < 15
+    {
+        return Err(unreadable());
+    }
+    let civil =
+        jiff::civil::DateTime::strptime("%Y%m%d%H%M%S", text.get(..14).ok_or_else(unreadable)?)
+            .map_err(|_| unreadable())?;
+    civil
+        .in_tz("UTC")
+        .map(|z| z.timestamp())
+        .map_err(|_| unreadable())
+}
+
 /// What a verified time-stamp token says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimeStampInfo {
@@ -309,10 +334,7 @@ pub fn verify_token(
             "Le jeton d'horodatage est invalide : {reason}"
         )));
     }
-    let time = Timestamp::from_second(
-        i64::try_from(info.gen_time.to_unix_duration().as_secs()).map_err(CryptoError::internal)?,
-    )
-    .map_err(CryptoError::internal)?;
+    let time = gen_time(&info.gen_time)?;
     let cert = signer.certificate.as_deref().ok_or_else(|| {
         CryptoError::Invalid("Le certificat de l'autorité d'horodatage n'est pas joint.".into())
     })?;
@@ -347,6 +369,14 @@ mod tests {
         assert_eq!(info.serial, "07");
         assert!(token_from_response(&response, &imprint, 43).is_err());
         assert!(verify_token(&token, &[8u8; 32], &anchors).is_err());
+
+        // Another policy is refused.
+        let mut other_policy = TimeStampReq::from_der(&request).unwrap();
+        other_policy.req_policy = Some(ObjectIdentifier::new_unwrap("1.2.3.4"));
+        let response = tsa
+            .respond(&other_policy.to_der().unwrap(), now, 9)
+            .unwrap();
+        assert!(token_from_response(&response, &imprint, 42).is_err());
 
         // A bad request gets a rejection, which token_from_response reports in French.
         let rejected = tsa.respond(b"not a request", now, 8).unwrap();
