@@ -47,7 +47,7 @@ fn signer() -> Signer {
         organisation: "Commune de Saint-Aubin".into(),
         title: "Maire".into(),
     };
-    let credential = pki.issue_person(&subject, now).unwrap();
+    let credential = pki.issue_person(subject, now).unwrap();
     Signer {
         root_der: pki.root_certificate_der().to_vec(),
         credential,
