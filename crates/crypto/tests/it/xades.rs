@@ -595,22 +595,58 @@ fn signed_valid_pes_samples_still_match_the_pes_schema() {
     }
 }
 
-/// Berger-Levrault's signed flow (XAdES 1.1.1 namespace, SHA-256) from the shared folder.
+/// Signed flows of other French producers from the shared folder (XAdES 1.1.1 namespace):
+/// Berger-Levrault (rsa-sha256) and Pastell 2017 (rsa-sha1) verify, a Stela test flow with an
+/// altered bordereau (rsa-sha1) fails, another with an expired DGFiP certificate keeps its
+/// integrity. xmlsec1 says the same of each.
 #[test]
-fn a_berger_levrault_signed_flow_verifies() {
-    let path = Path::new(SHARED_PES)
-        .join("samples/aller/valid/stela_PESALR2_25060187900027_190328_001.xml");
-    if !path.exists() {
-        eprintln!("{} not found: skipped", path.display());
+fn third_party_signed_flows_verify_as_xmlsec1_says() {
+    let samples = Path::new(SHARED_PES).join("samples/aller");
+    if !samples.exists() {
+        eprintln!("{} not found: skipped", samples.display());
         return;
     }
-    let signed = std::fs::read(path).unwrap();
-    let reports = verify_pes(&signed, &[], None).unwrap();
-    assert!(!reports.is_empty());
-    for report in &reports {
-        assert_eq!(report.integrity, Check::Ok, "{report:?}");
-        assert_eq!(report.coverage, Check::Ok, "{report:?}");
+    for (sample, intact) in [
+        ("valid/stela_PESALR2_25060187900027_190328_001.xml", true),
+        (
+            "schema-invalide/pastell_PESALR2_49101169800000_171227_2045.xml",
+            true,
+        ),
+        ("signature-invalide/stela_test-perime-04-04-2016.xml", true),
+        ("signature-invalide/stela_test-alteree.xml", false),
+    ] {
+        let signed = std::fs::read(samples.join(sample)).unwrap();
+        let reports = verify_pes(&signed, &[], None).unwrap();
+        assert_eq!(reports.len(), 1, "{sample}");
+        let report = &reports[0];
+        assert_eq!(report.integrity.is_ok(), intact, "{sample}: {report:?}");
+        assert_eq!(report.coverage, Check::Ok, "{sample}");
+        assert!(report.claimed_time.is_some(), "{sample}");
+        assert!(report.signer.is_some(), "{sample}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("signed.xml");
+        std::fs::write(&file, &signed).unwrap();
+        let xmlsec1 = Command::new("xmlsec1")
+            .args([
+                "--verify",
+                "--insecure",
+                "--id-attr:Id",
+                "Bordereau",
+                "--id-attr:Id",
+            ])
+            .arg("http://uri.etsi.org/01903/v1.1.1#:SignedProperties")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(xmlsec1.status.success(), intact, "{sample}");
     }
+    let expired =
+        std::fs::read(samples.join("signature-invalide/stela_test-perime-04-04-2016.xml")).unwrap();
+    let report = &verify_pes(&expired, &[], Some(now())).unwrap()[0];
+    assert!(
+        matches!(&report.certificate, Check::Failed(reason) if reason.contains("pas valide")),
+        "{report:?}"
+    );
 }
 
 #[test]
