@@ -224,7 +224,11 @@ impl Signer<'_> {
         ))
     }
 
-    /// `ds:Object/xad:QualifyingProperties`, namespaces as in the Pastell fixture.
+    /// `ds:Object/xad:QualifyingProperties`, namespaces as in the Pastell fixture. Like every
+    /// French PES signer seen (Pastell, Berger-Levrault, Stela), `CertDigest` and `SigPolicyHash`
+    /// hold `xad:DigestMethod`/`xad:DigestValue` (the XAdES 1.1.1 structure) where the 1.2.2
+    /// schema wants `ds:` ones: kept so, to be read as Hélios reads Pastell's. The certificate
+    /// digest is SHA-256 (Pastell's is SHA-1).
     fn qualifying_properties(&self, signature_id: &str, properties_id: &str) -> String {
         let options = self.options;
         let signing_time = options.signing_time.strftime("%Y-%m-%dT%H:%M:%SZ");
