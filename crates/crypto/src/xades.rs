@@ -110,6 +110,12 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
         .ok()
 }
 
+/// Checks that `xml` is a well-formed PES Aller flow without DOCTYPE, before it is accepted
+/// for signature; the French reason otherwise.
+pub fn check_pes(xml: &[u8]) -> Result<()> {
+    parse_pes_aller(xml).map(|_| ())
+}
+
 /// Parses a PES Aller flow, or says in French why it is not one.
 fn parse_pes_aller(xml: &[u8]) -> Result<Document> {
     let doc = Document::parse(xml)?;

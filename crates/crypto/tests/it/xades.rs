@@ -15,7 +15,7 @@ const PASTELL_SIGNED: &str = "pes/PES_DepenseAller_bordereau_signed_xades.xml";
 const PESALR1: &str = "pes/PESALR1_unsigned.xml";
 const HELIOS_LATIN1: &str = "pes/HELIOS_SIMU_ALR2_unsigned.xml";
 /// PES V2 schemas and valid samples gathered for the team, outside the repository.
-const SHARED_PES: &str = "/work/shared/standards/pes";
+const PES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../standards/pes");
 
 /// The tests' "now": certificates are made around it and xmlsec1 verifies at it.
 const NOW: &str = "2026-03-15T10:00:00Z";
@@ -559,19 +559,14 @@ fn the_signature_matches_the_xades_and_xmldsig_schemas() {
     assert!(!xmllint_validates(&schema, broken.as_bytes()));
 }
 
-/// With the PES V2 schemas (v5.17) and valid PES samples of the shared folder: once signed,
+/// With the PES V2 schemas (v5.17) and valid PES samples of `standards/pes`: once signed,
 /// each still validates (the PES schema checks `ds:Signature` strictly and its XAdES 1.2.2
 /// content laxly).
 #[test]
 fn signed_valid_pes_samples_still_match_the_pes_schema() {
-    let shared = Path::new(SHARED_PES);
+    let shared = Path::new(PES_DIR);
     let pes_schema = shared.join("xsd/schemas_pes_v5.17/PES_V2/Rev0/PES_Aller.xsd");
-    if !pes_schema.exists() {
-        eprintln!(
-            "PES V2 schemas not found in {SHARED_PES}: schema check of the whole flow skipped"
-        );
-        return;
-    }
+    assert!(pes_schema.exists(), "PES V2 schemas missing from {PES_DIR}");
     let signer = signer();
     for sample in [
         "pastell_HELIOS_SIMU_ALR2_LibelleColBud_avec_accent.xml",
@@ -595,17 +590,14 @@ fn signed_valid_pes_samples_still_match_the_pes_schema() {
     }
 }
 
-/// Signed flows of other French producers from the shared folder (XAdES 1.1.1 namespace):
+/// Signed flows of other French producers from `standards/pes` (XAdES 1.1.1 namespace):
 /// Berger-Levrault (rsa-sha256) and Pastell 2017 (rsa-sha1) verify, a Stela test flow with an
 /// altered bordereau (rsa-sha1) fails, another with an expired DGFiP certificate keeps its
 /// integrity. xmlsec1 says the same of each.
 #[test]
 fn third_party_signed_flows_verify_as_xmlsec1_says() {
-    let samples = Path::new(SHARED_PES).join("samples/aller");
-    if !samples.exists() {
-        eprintln!("{} not found: skipped", samples.display());
-        return;
-    }
+    let samples = Path::new(PES_DIR).join("samples/aller");
+    assert!(samples.exists(), "{} missing", samples.display());
     for (sample, intact) in [
         ("valid/stela_PESALR2_25060187900027_190328_001.xml", true),
         (
