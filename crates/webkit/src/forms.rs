@@ -232,6 +232,7 @@ impl FromRequest<AppState> for CsrfMultipart {
 }
 
 /// A form whose fields may repeat (checkboxes): the pairs in order.
+#[derive(Default)]
 pub struct FormPairs(pub Vec<(String, String)>);
 
 impl FormPairs {
@@ -405,5 +406,89 @@ impl Fields {
             }
             other => Err(other),
         }
+    }
+}
+
+/// A file of an upload form.
+pub struct UploadedFile {
+    /// The form field it came in.
+    pub field: String,
+    /// The name the browser gave, without any folder (`..\..\x.pdf` → `x.pdf`), at most
+    /// 200 characters; "document" when empty.
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What an upload form sent: its text fields (in order, repeatable) and its files.
+#[derive(Default)]
+pub struct Upload {
+    pub fields: FormPairs,
+    pub files: Vec<UploadedFile>,
+}
+
+/// Why an upload was not read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UploadError {
+    /// A file of this field went over the limit (nothing else was kept).
+    TooLarge(String),
+    Malformed,
+}
+
+/// Keeps the last path component of a browser-given file name, printable, bounded.
+pub fn clean_file_name(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').trim().to_owned();
+    if cleaned.is_empty() {
+        "document".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+impl CsrfMultipart {
+    /// Reads every part: text fields, and files of at most `max_file` bytes each and
+    /// `max_total` in all. Empty file inputs are skipped.
+    pub async fn collect(self, max_file: usize, max_total: usize) -> Result<Upload, UploadError> {
+        let mut form = self.0;
+        let mut upload = Upload::default();
+        let mut total = 0usize;
+        while let Some(mut field) = form
+            .next_field()
+            .await
+            .map_err(|_| UploadError::Malformed)?
+        {
+            let name = field.name().unwrap_or_default().to_owned();
+            match field.file_name().map(clean_file_name) {
+                Some(file_name) => {
+                    let mut bytes = Vec::new();
+                    while let Some(chunk) =
+                        field.chunk().await.map_err(|_| UploadError::Malformed)?
+                    {
+                        total += chunk.len();
+                        if bytes.len() + chunk.len() > max_file || total > max_total {
+                            return Err(UploadError::TooLarge(name));
+                        }
+                        bytes.extend_from_slice(&chunk);
+                    }
+                    if !bytes.is_empty() {
+                        upload.files.push(UploadedFile {
+                            field: name,
+                            name: file_name,
+                            bytes,
+                        });
+                    }
+                }
+                None => {
+                    let text = field.text().await.map_err(|_| UploadError::Malformed)?;
+                    total += text.len();
+                    if total > max_total {
+                        return Err(UploadError::TooLarge(name));
+                    }
+                    upload.fields.0.push((name, text));
+                }
+            }
+        }
+        Ok(upload)
     }
 }
