@@ -24,5 +24,6 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
     vec![
         Arc::new(bouquet_web::PlatformModule),
         Arc::new(bouquet_adhesions::AdhesionsModule),
+        Arc::new(bouquet_parapheur::ParapheurModule),
     ]
 }

@@ -127,6 +127,19 @@ pub fn action_label(action: &str) -> Option<&'static str> {
         "organisation.registry_synced" => {
             "Organisation mise à jour d'après le référentiel officiel"
         }
+        "parapheur.circuit.created" => "Circuit de signature créé",
+        "parapheur.circuit.enabled" => "Circuit de signature proposé à nouveau",
+        "parapheur.circuit.disabled" => "Circuit de signature retiré",
+        "parapheur.dossier.sent" => "Dossier envoyé dans un circuit de signature",
+        "parapheur.dossier.visa" => "Dossier visé",
+        "parapheur.dossier.signed" => "Dossier signé électroniquement",
+        "parapheur.dossier.sealed" => "Cachet de l'organisation apposé",
+        "parapheur.dossier.paper_signed" => "Signature papier déposée",
+        "parapheur.dossier.rejected" => "Dossier rejeté",
+        "parapheur.dossier.taken_back" => "Action reprise sur un dossier",
+        "parapheur.delegation.created" => "Absence déclarée (suppléance)",
+        "parapheur.delegation.revoked" => "Fin d'absence",
+        "parapheur.certificate.added" => "Certificat de signature installé",
         "job.retried" => "Tâche relancée",
         "demo.seeded" => "Territoire de démonstration créé",
         "demo.scaled" => "Échelle réaliste de démonstration créée",

@@ -16,6 +16,7 @@ mod http_auth;
 mod http_invitations;
 mod http_members;
 mod http_pages;
+mod http_parapheur;
 mod http_signup;
 mod http_tenancy;
 mod registry;
