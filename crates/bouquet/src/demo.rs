@@ -27,6 +27,10 @@ pub const ACCOUNTS: &[(&str, &str)] = &[
         "agent et référent numérique de CC Roche aux Fées Communauté",
     ),
     ("contact@entreprise.demo", "gérante d'une entreprise"),
+    (
+        "president@operateur.demo",
+        "président de l'opérateur, signe les conventions (parapheur)",
+    ),
 ];
 
 fn siren(digits: &str) -> anyhow::Result<Siren> {

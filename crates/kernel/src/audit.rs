@@ -117,6 +117,7 @@ pub fn action_label(action: &str) -> Option<&'static str> {
         "member.merged" => "Fusion dans une commune nouvelle",
         "engagement.prepared" => "Convention ou charte préparée",
         "engagement.signed" => "Signature de la convention ou charte enregistrée",
+        "engagement.sent_to_circuit" => "Convention ou charte envoyée dans le parapheur",
         "engagement.terminated" => "Convention ou charte résiliée",
         "engagement.reminded" => "Rappel d'échéance envoyé",
         "registry.imported" => "Référentiel des communes importé",

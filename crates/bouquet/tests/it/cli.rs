@@ -54,10 +54,11 @@ fn version_migrate_and_demo_are_idempotent() {
         "maire@commune.demo",
         "agent@epci.demo",
         "contact@entreprise.demo",
+        "president@operateur.demo",
     ] {
         assert!(out.contains(email), "{email}");
     }
-    assert!(out.contains("5 compte(s)."));
+    assert!(out.contains("6 compte(s)."));
     let o = bouquet(dir.path(), &["users", "list", "--search", "guerin"]);
     assert!(stdout(&o).contains("agent@epci.demo") && stdout(&o).contains("1 compte(s)."));
 }

@@ -755,8 +755,13 @@ async fn member_pages_of_another_organisation_answer_404() {
 async fn the_end_of_a_convention_is_reminded_once_per_window() {
     let app = spawn_app().await;
     // The demo EPCI's convention ends in 45 days: inside the first window already, so the
-    // daily job, enqueued at start, reminded it at once.
-    let new = &app.startup_mails;
+    // daily job, enqueued at start, reminded it at once. (The other start-up mails are the
+    // demo parapheur's: its délibération waits for the maire.)
+    let new: Vec<_> = app
+        .startup_mails
+        .iter()
+        .filter(|m| !m.text.contains("/parapheur/"))
+        .collect();
     assert!(
         !new.is_empty() && new.iter().all(|m| m.subject.starts_with("À renouveler")),
         "{new:?}"

@@ -49,7 +49,10 @@ async fn every_demo_account_lands_on_its_dashboard() {
         (
             "maire@commune.demo",
             "/o/213500051/",
-            vec!["Rien à faire pour le moment", "Contacter mon référent"],
+            vec![
+                "1 dossier attend votre visa ou votre signature",
+                "Contacter mon référent",
+            ],
         ),
         (
             "agent@epci.demo",
@@ -889,8 +892,8 @@ async fn metacharacters_in_every_form_field_are_plain_text() {
     let (_, all) = page(&admin, app.url("/admin/utilisateurs")).await;
     assert_eq!(
         all.matches("<th scope=\"row\">").count(),
-        6,
-        "five demo accounts and the new one"
+        7,
+        "six demo accounts and the new one"
     );
     // Searches with metacharacters.
     for q in [nasty, "%", "' OR 1=1 --", "\"*\""] {

@@ -825,3 +825,99 @@ async fn another_organisation_cannot_reach_a_dossier() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_charter_of_the_members_module_is_signed_through_the_parapheur() {
+    let app = spawn_app().await;
+    let operator = operator_siren(&app).await;
+    let admin = app.login("admin@operateur.demo").await;
+    let maire = app.login("maire@commune.demo").await;
+    let president = app.login("president@operateur.demo").await;
+    let today = bouquet_store::orgs::local_date(
+        app.platform.clock.now(),
+        &bouquet_kernel::clock::time_zone("Europe/Paris"),
+    );
+    let r = app
+        .post_form(
+            &admin,
+            &format!("/admin/membres/{ARBRISSEL}/engagements"),
+            &[("template", "charte_utilisation"), ("starts_on", &today)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let engagement: String = {
+        let mut conn = app.platform.db.read().await.unwrap();
+        bouquet_store::run!(&mut conn, |c| sqlx::query_scalar(
+            "SELECT id FROM engagements WHERE template = 'charte_utilisation' AND status = 'a_signer' ORDER BY created_at DESC LIMIT 1"
+        )
+        .fetch_one(c)
+        .await)
+        .unwrap()
+    };
+    let r = app
+        .post_form(
+            &admin,
+            &format!("/admin/membres/{ARBRISSEL}/engagements/{engagement}/parapheur"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, page) = text(&admin, app.url(&format!("/admin/membres/{ARBRISSEL}"))).await;
+    assert!(page.contains("En cours de signature dans le parapheur"));
+    // Sent twice: refused, nothing more.
+    let r = app
+        .post_form(
+            &admin,
+            &format!("/admin/membres/{ARBRISSEL}/engagements/{engagement}/parapheur"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let dossier: String = {
+        let mut conn = app.platform.db.read().await.unwrap();
+        bouquet_store::run!(&mut conn, |c| sqlx::query_scalar(
+            "SELECT id FROM parapheur_dossiers WHERE source_ref = $1"
+        )
+        .bind(&engagement)
+        .fetch_one(c)
+        .await)
+        .unwrap()
+    };
+    let r = act(
+        &app,
+        &maire,
+        ARBRISSEL,
+        &dossier,
+        "signer",
+        &[("mot_de_passe", "bouquet-demo")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = act(
+        &app,
+        &president,
+        &operator,
+        &dossier,
+        "signer",
+        &[("mot_de_passe", "bouquet-demo")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    app.drain_jobs().await;
+    let (_, page) = text(&admin, app.url(&format!("/admin/membres/{ARBRISSEL}"))).await;
+    assert!(
+        page.contains("Signée le") && page.contains("Signature électronique dans le parapheur"),
+        "the charter is recorded as signed"
+    );
+    let marker = format!("/admin/membres/{ARBRISSEL}/engagements/{engagement}/signe.pdf");
+    assert!(page.contains(&marker));
+    let pdf = admin
+        .get(app.url(&marker))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_pdf_signatures_valid(&app, &pdf, 2).await;
+}

@@ -74,6 +74,8 @@ pub struct EngagementRow {
     pub reminded_on: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The parapheur's dossier while the document is in a circuit of signature.
+    pub parapheur_dossier: Option<String>,
 }
 
 /// How an engagement stands on a given day, for people.
@@ -136,7 +138,7 @@ impl EngagementRow {
     }
 }
 
-const COLUMNS: &str = "id, org_id, template, reference, status, generated_sha256, signed_sha256, signed_size, signatory, signed_on, starts_on, ends_on, eu_start, eu_end, reminded_on, created_at, updated_at";
+const COLUMNS: &str = "id, org_id, template, reference, status, generated_sha256, signed_sha256, signed_size, signatory, signed_on, starts_on, ends_on, eu_start, eu_end, reminded_on, created_at, updated_at, parapheur_dossier";
 
 /// An engagement to prepare.
 #[derive(Clone, Debug)]
@@ -826,4 +828,22 @@ mod tests {
         e.status = "resilie".into();
         assert_eq!(e.standing("2026-06-01"), Standing::Terminated);
     }
+}
+
+/// Links (or unlinks, with `None`) the engagement to the parapheur's dossier that carries it.
+pub async fn set_circuit(
+    tx: &mut Tx,
+    now: Timestamp,
+    org: OrgId,
+    id: &str,
+    dossier: Option<&str>,
+) -> StoreResult<()> {
+    exec!(tx, sqlx::query(
+        "UPDATE engagements SET parapheur_dossier = $1, updated_at = $2 WHERE id = $3 AND org_id = $4"
+    )
+    .bind(dossier)
+    .bind(to_micros(now))
+    .bind(id)
+    .bind(org.to_string()))?;
+    Ok(())
 }

@@ -9,11 +9,13 @@
 //!   merged into a commune nouvelle, moved there in one step.
 //! - [`members`]: members, their status with its history, college, the filtered lists.
 //! - [`engagements`]: conventions and charters, prepared, signed, terminated;
-//!   [`documents`]: their PDF (tagged, PDF/UA-1); [`reminders`]: the daily reminder job.
+//!   [`documents`]: their PDF (tagged, PDF/UA-1); [`reminders`]: the daily reminder job;
+//!   [`circuit`]: their signature through a two-organisation circuit of the parapheur.
 //! - [`import`]: members imported from a CSV file, every line checked in a preview first;
 //!   [`import_apply`]: what the platform adds to the checks, and the writing.
 //! - [`web`]: pages and API; [`module`]: what the platform composes; [`demo`]: demo data.
 
+pub mod circuit;
 pub mod current;
 pub mod demo;
 pub mod documents;

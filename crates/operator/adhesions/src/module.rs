@@ -20,17 +20,26 @@ use jiff::SignedDuration;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::web::{api, enroll, import, member, members, territory};
-use crate::{demo, reminders};
+use crate::{circuit, demo, reminders};
 
 pub static MIGRATIONS: MigrationSet = MigrationSet {
     owner: "adhesions",
-    migrations: &[bouquet_store::migrate::Migration {
-        version: 1,
-        name: "adhesions",
-        sql: bouquet_store::migrate::MigrationSql::Both(include_str!(
-            "../migrations/0001_adhesions.sql"
-        )),
-    }],
+    migrations: &[
+        bouquet_store::migrate::Migration {
+            version: 1,
+            name: "adhesions",
+            sql: bouquet_store::migrate::MigrationSql::Both(include_str!(
+                "../migrations/0001_adhesions.sql"
+            )),
+        },
+        bouquet_store::migrate::Migration {
+            version: 2,
+            name: "engagement_circuit",
+            sql: bouquet_store::migrate::MigrationSql::Both(include_str!(
+                "../migrations/0002_engagement_circuit.sql"
+            )),
+        },
+    ],
 };
 
 pub struct AdhesionsModule;
@@ -81,6 +90,10 @@ impl Module for AdhesionsModule {
             )
             .route("/admin/membres/{siren}/engagements", post(member::prepare))
             .route(
+                "/admin/membres/{siren}/engagements/{id}/parapheur",
+                post(member::send_to_circuit),
+            )
+            .route(
                 "/admin/membres/{siren}/engagements/{id}/signature",
                 get(member::sign_form)
                     .post(member::sign)
@@ -123,6 +136,8 @@ impl Module for AdhesionsModule {
 
     fn register_jobs(&self, registry: &mut Jobs) {
         registry.handle(reminders::KIND, Arc::new(reminders::Reminders));
+        registry.handle(circuit::KIND, Arc::new(circuit::CircuitEnded));
+        registry.subscribe(bouquet_parapheur::flow::TOPIC_ENDED, circuit::KIND);
     }
 
     fn schedules(&self) -> Vec<Schedule> {
@@ -283,6 +298,9 @@ impl Module for AdhesionsModule {
                 "Le document a été préparé : téléchargez-le et envoyez-le à la signature."
             }
             "signature-enregistree" => "La signature a été enregistrée.",
+            "engagement-circuit" => {
+                "Le document est envoyé dans le parapheur : le membre le signe, puis le président ; la signature s'enregistre d'elle-même à la fin."
+            }
             "engagement-resilie" => "La résiliation a été enregistrée.",
             "perimetre-enregistre" => "Les communes suivies ont été enregistrées.",
             "fusion-enregistree" => {

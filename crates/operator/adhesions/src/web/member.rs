@@ -73,6 +73,10 @@ pub struct EngagementLine {
     pub signed: Option<String>,
     pub has_signed_pdf: bool,
     pub can_sign: bool,
+    /// Can be sent into a circuit of the parapheur (not yet there).
+    pub can_send: bool,
+    /// In a circuit of the parapheur now.
+    pub in_circuit: bool,
     pub can_terminate: bool,
 }
 
@@ -105,7 +109,9 @@ pub fn engagement_lines(rows: &[EngagementRow], today: &str, manage: bool) -> Ve
                     )
                 }),
                 has_signed_pdf: e.signed_sha256.is_some(),
-                can_sign: manage && standing == Standing::ToSign,
+                can_sign: manage && standing == Standing::ToSign && e.parapheur_dossier.is_none(),
+                can_send: manage && standing == Standing::ToSign && e.parapheur_dossier.is_none(),
+                in_circuit: standing == Standing::ToSign && e.parapheur_dossier.is_some(),
                 can_terminate: manage
                     && !matches!(standing, Standing::Terminated | Standing::Expired),
             }
@@ -351,6 +357,22 @@ async fn with_errors(
 }
 
 /// The member of a form's URL, for someone who may change members.
+/// Sends a prepared convention or charter into the parapheur: the member's élu signs, then
+/// the operator's président.
+pub async fn send_to_circuit(
+    page: PageCtx,
+    CurrentUser(identity): CurrentUser,
+    Path((siren, id)): Path<(String, String)>,
+) -> WebResult<Response> {
+    let (org, _) = target(&page, &identity, &siren).await?;
+    let sender = bouquet_parapheur::flow::Person {
+        id: identity.user_id,
+        name: &identity.user.display_name,
+    };
+    crate::circuit::send(&page.state.platform, &org, &id, sender).await?;
+    Ok(done(&page, &siren, "engagements", "engagement-circuit"))
+}
+
 async fn target(page: &PageCtx, identity: &Identity, siren: &str) -> WebResult<(OrgRow, OrgId)> {
     identity.require(PlatformAction::ManageMembers)?;
     let org = org_by_siren(&page.state.platform, siren).await?;
