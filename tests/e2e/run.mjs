@@ -41,7 +41,7 @@ const ACCOUNTS = {
 };
 const AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
 const NAV_TIMEOUT = 15_000;
-const WATCHDOG = 8 * 60_000; // the whole run; it takes about 1.5 min
+const WATCHDOG = 8 * 60_000; // the whole run; it takes about 3.5 min
 let shotCounter = 0;
 
 const MODES = {
@@ -458,6 +458,31 @@ class Journey {
   }
 }
 
+// A small valid PDF (one A4 page, Helvetica, the given lines), written by the journey: the
+// cross-reference table gives each object's byte offset, as a PDF reader expects.
+function makePdf(lines) {
+  const esc = (s) => s.replace(/[\\()]/g, (c) => "\\" + c);
+  const text = lines.map((l, i) => `BT /F1 ${i === 0 ? 16 : 11} Tf 72 ${770 - i * 24} Td (${esc(l)}) Tj ET`).join("\n");
+  const objects = [
+    "<< /Type /Catalog /Pages 2 0 R >>",
+    "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+    "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    `<< /Length ${Buffer.byteLength(text, "latin1")} >>\nstream\n${text}\nendstream`,
+  ];
+  let out = "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n";
+  const offsets = [];
+  objects.forEach((o, i) => {
+    offsets.push(Buffer.byteLength(out, "latin1"));
+    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
+  });
+  const xref = Buffer.byteLength(out, "latin1");
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  for (const off of offsets) out += `${String(off).padStart(10, "0")} 00000 n \n`;
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, "latin1");
+}
+
 // --- The journeys ----------------------------------------------------------------------------
 const JOURNEYS = [
   {
@@ -836,6 +861,251 @@ const JOURNEYS = [
         assert.match(text, /Parapheur/);
         assert.equal(await epci.locator("main form[method=post]").count(), 0, "lecture seule / read only");
         if (t.modeName === "desktop") await t.screenshot(epci, "communes-epci.png");
+      });
+    },
+  },
+  {
+    name: "7. Parapheur : viser, signer, rejeter, suppléer, deux organisations / visa, sign, reject, substitute, two organisations",
+    async run(t) {
+      const ARBRISSEL = "213500051";
+      const base = `/o/${ARBRISSEL}/parapheur`;
+      const DEMO_TITLE = "Délibération 2026-041 : tarifs de la restauration scolaire";
+      const CIRCUIT_DELIB = "Délibérations : visa de la secrétaire, puis signature du maire";
+      const CIRCUIT_CONV = "Conventions avec l'opérateur : le maire, puis le président du syndicat";
+      const today = new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/Paris" }).format(new Date());
+      const isDesktop = t.modeName === "desktop";
+
+      // The option of `selector` whose label contains `text`.
+      const chooseContaining = async (page, selector, text) => {
+        const labels = await page.$$eval(`${selector} option`, (os) => os.map((o) => o.textContent.trim()));
+        const label = labels.find((l) => l.includes(text));
+        assert.ok(label, `${selector} : pas d'option contenant « ${text} » / no option with it (${labels.join(", ")})`);
+        await t.choose(page, selector, label);
+      };
+      const lead = async (page) => (await page.textContent(".page-header__lead")).replace(/\s+/g, " ");
+      const notice = async (page) => (await page.textContent(".notice[role=status]")).replace(/\s+/g, " ");
+      // A download link of the dossier page answers 200 with a PDF.
+      const assertPdf = async (page, selector, what) => {
+        const link = page.locator(selector);
+        assert.equal(await link.count(), 1, `un lien / one link: ${what}`);
+        const href = await link.getAttribute("href");
+        const response = await page.request.get(href);
+        assert.equal(response.status(), 200, `${what} : ${href}`);
+        assert.match(response.headers()["content-type"], /^application\/pdf/, `${what} : type`);
+        assert.equal((await response.body()).subarray(0, 5).toString("latin1"), "%PDF-", `${what} : un PDF / a PDF`);
+      };
+      // Sends a PDF into a circuit from the form, as the logged-in person of `page`.
+      const send = async (page, { title, type, circuit, file }) => {
+        await t.goto(page, base);
+        await t.activate(page, "a", { text: "Envoyer un document à la signature" });
+        assert.equal(t.path(page), `${base}/nouveau`);
+        assert.equal(await t.h1(page), "Envoyer un document à la signature");
+        await t.fill(page, "#titre", title);
+        await t.choose(page, "#type", type);
+        await t.choose(page, "#circuit", circuit);
+        // A file is chosen through the system's dialog, which the browser does not script.
+        await page.setInputFiles("#document", {
+          name: file,
+          mimeType: "application/pdf",
+          buffer: makePdf([title, "Commune d'Arbrissel", `Document de test du parcours du parapheur, ${today}.`]),
+        });
+        await t.activate(page, "button[type=submit]", { text: "Envoyer dans le circuit" });
+        assert.match(t.path(page), new RegExp(`^${base}/dossiers/[^/?]+$`), "la page du dossier / the dossier page");
+        assert.equal(await t.h1(page), title);
+        assert.match(await notice(page), /Le dossier est envoyé/);
+        return t.path(page);
+      };
+      // From the inbox's « Dossiers à traiter », opens the dossier titled `title`.
+      const openFromInbox = async (page, inbox, title, { expect = null } = {}) => {
+        await t.goto(page, inbox);
+        await t.activate(page, "nav.tabs a", { text: "Dossiers à traiter" });
+        assert.equal(await t.h1(page), "Dossiers à traiter");
+        assert.equal(await page.getAttribute('nav.tabs a[aria-current="page"]', "href").then((h) => h.includes("a-traiter")), true, "onglet courant / current tab");
+        const row = page.locator("main tr", { hasText: title });
+        assert.equal(await row.count(), 1, `« ${title} » dans les dossiers à traiter / in the inbox`);
+        if (expect) assert.match((await row.textContent()).replace(/\s+/g, " "), expect);
+        if (t.keyboard) await t.tabThrough(page);
+        return async () => {
+          await t.activate(page, "a", { text: title, rowText: title });
+          assert.equal(await t.h1(page), title);
+        };
+      };
+      const sign = async (page, verb = "Signer") => {
+        await t.fill(page, "#mot_de_passe", PASSWORD);
+        await t.activate(page, 'form[action$="/signer"] button[type=submit]', { text: verb });
+        assert.match(await notice(page), /Le document est signé/);
+      };
+      const openPanel = async (page, summary) => {
+        if (t.keyboard) {
+          await t.tabTo(page, "summary", { text: summary });
+          await page.keyboard.press("Enter");
+        } else {
+          await page.locator("summary", { hasText: summary }).click();
+        }
+      };
+
+      const agent = await t.newPage();
+      const maire = await t.newPage();
+      await t.loginTo(agent, ACCOUNTS.agent);
+      await t.loginTo(maire, ACCOUNTS.maire);
+
+      // 1. The secretary sends a délibération into the « Délibérations » circuit, then visas it.
+      const title1 = "Délibération 2026-052 : subvention au comité des fêtes";
+      let dossier1;
+      await t.step("envoyer une délibération / send a délibération", async () => {
+        dossier1 = await send(agent, { title: title1, type: "Délibération", circuit: CIRCUIT_DELIB, file: "deliberation-2026-052.pdf" });
+        assert.match(await lead(agent), /En cours/);
+        assert.match(await agent.textContent("#action-titre"), /À vous d'agir : viser/);
+        assert.equal(await agent.getAttribute('ol.steps > li[aria-current="step"]', "aria-current"), "step", "étape courante / current step");
+        if (t.keyboard) await t.tabThrough(agent);
+      });
+      await t.step("viser la délibération / visa it", async () => {
+        await t.fill(agent, "#commentaire", "Vu, conforme au projet adopté en séance.");
+        await t.activate(agent, "button[type=submit]", { text: "Viser le dossier" });
+        assert.equal(t.path(agent), dossier1);
+        assert.match(await notice(agent), /Votre visa est enregistré/);
+        assert.equal(await agent.locator("#action").count(), 0, "plus rien à faire / nothing left to do");
+        assert.match(await agent.textContent("ol.steps"), /Sophie Lebrun/);
+      });
+
+      // 2. The maire finds it in « Dossiers à traiter », opens it and signs it.
+      await t.step("le maire ouvre le parapheur / the maire opens the parapheur", async () => {
+        await t.activate(maire, `main a[href="${base}"]`);
+        assert.equal(t.path(maire), base);
+      });
+      await t.step("le maire trouve la délibération / finds the délibération", async () => {
+        const open = await openFromInbox(maire, base, title1, { expect: /Signer/ });
+        if (isDesktop) await t.screenshot(maire, "parapheur-dossiers-a-traiter.png");
+        await open();
+        assert.match(await maire.textContent("#action-titre"), /À vous d'agir : signer/);
+        assert.match(await maire.textContent("main"), /Vu, conforme au projet adopté en séance\./);
+        if (t.keyboard) await t.tabThrough(maire);
+        if (isDesktop) await t.screenshot(maire, "parapheur-dossier-a-signer.png");
+      });
+      await t.step("un mauvais mot de passe ne signe pas / a wrong password signs nothing", async () => {
+        await t.fill(maire, "#mot_de_passe", "pas le bon");
+        await t.activate(maire, 'form[action$="/signer"] button[type=submit]', { text: "Signer", status: 422 });
+        assert.match(await maire.textContent("#erreurs[role=alert]"), /mot de passe/);
+        assert.match(await lead(maire), /En cours/);
+        if (t.keyboard) assert.equal(await maire.evaluate(() => document.activeElement?.id), "erreurs", "focus sur le résumé / on the summary");
+      });
+      await t.step("le maire signe / the maire signs", async () => {
+        await sign(maire);
+        assert.equal(t.path(maire), dossier1);
+        assert.match(await lead(maire), /Terminé/);
+        assert.equal(await maire.locator('ol.steps > li[aria-current="step"]').count(), 0, "plus d'étape courante / no current step");
+        await assertPdf(maire, "main dl.definition-list dd a >> nth=0", "document signé / signed document");
+        await assertPdf(maire, "a:has-text('Télécharger le bordereau')", "bordereau");
+        await assertPdf(maire, "a:has-text('Télécharger l\\'original')", "original");
+        if (t.keyboard) await t.tabThrough(maire);
+        if (isDesktop) await t.screenshot(maire, "parapheur-dossier-termine.png");
+      });
+      await t.step("la secrétaire voit le dossier terminé / the secretary sees it done", async () => {
+        await t.goto(agent, `${base}?dossiers=envoyes`);
+        assert.equal(await t.h1(agent), "Mes dossiers envoyés");
+        assert.match((await agent.locator("main tr", { hasText: title1 }).textContent()).replace(/\s+/g, " "), /Terminé/);
+      });
+
+      // 3. A rejection: an empty motive is refused, then a real one; the secretary reads it.
+      const title2 = "Délibération 2026-053 : tarifs du cimetière";
+      const motive = "Le montant de l'article 2 est faux.";
+      let dossier2;
+      await t.step("envoyer et viser une deuxième délibération / send and visa a second one", async () => {
+        dossier2 = await send(agent, { title: title2, type: "Délibération", circuit: CIRCUIT_DELIB, file: "deliberation-2026-053.pdf" });
+        await t.activate(agent, "button[type=submit]", { text: "Viser le dossier" });
+        assert.match(await notice(agent), /Votre visa est enregistré/);
+      });
+      await t.step("rejet sans motif / rejection without a motive", async () => {
+        const open = await openFromInbox(maire, base, title2);
+        await open();
+        await openPanel(maire, "Rejeter le dossier");
+        await t.activate(maire, "button[type=submit]", { text: "Rejeter le dossier", status: 422 });
+        const summary = maire.locator("#erreurs[role=alert]");
+        assert.match(await summary.textContent(), /Indiquez le motif du rejet/);
+        assert.ok(await maire.$eval("details:has(#motif)", (d) => d.open), "le panneau reste ouvert / panel stays open");
+        if (t.keyboard) assert.equal(await maire.evaluate(() => document.activeElement?.id), "erreurs", "focus sur le résumé / on the summary");
+        assert.match(await lead(maire), /En cours/);
+      });
+      await t.step("rejet motivé / rejection with a motive", async () => {
+        await t.fill(maire, "#motif", motive);
+        await t.activate(maire, "button[type=submit]", { text: "Rejeter le dossier" });
+        assert.equal(t.path(maire), dossier2);
+        assert.match(await notice(maire), /Le dossier est rejeté/);
+        assert.match(await lead(maire), /Rejeté/);
+      });
+      await t.step("la secrétaire voit le rejet et son motif / the secretary sees it", async () => {
+        await t.goto(agent, `${base}?dossiers=envoyes`);
+        await t.activate(agent, "a", { text: title2, rowText: title2 });
+        assert.equal(t.path(agent), dossier2);
+        assert.match(await lead(agent), /Rejeté/);
+        assert.ok((await agent.textContent("main")).includes(motive), "le motif / the motive");
+      });
+
+      // 5. Two organisations: the maire signs a convention, then the operator's président.
+      const title3 = "Convention de services numériques 2027";
+      let operator;
+      await t.step("envoyer une convention / send a convention", async () => {
+        await send(agent, { title: title3, type: "Convention ou contrat", circuit: CIRCUIT_CONV, file: "convention-2027.pdf" });
+        const steps = (await agent.textContent("ol.steps")).replace(/\s+/g, " ");
+        assert.match(steps, /Étape 1 : Signature électronique — Maire/);
+        assert.match(steps, /Étape 2 : Signature électronique — Président .*Syndicat mixte Bouquet/);
+      });
+      await t.step("le maire signe la convention / the maire signs the convention", async () => {
+        const open = await openFromInbox(maire, base, title3);
+        await open();
+        await sign(maire);
+        assert.match(await lead(maire), /En cours/);
+      });
+      const president = await t.newPage();
+      await t.step("connexion du président / the président logs in", async () => {
+        await t.login(president, { email: "president@operateur.demo" });
+        const m = t.path(president).match(/^\/o\/(\d{9})\/$/);
+        assert.ok(m, `tableau de bord de l'opérateur / operator's dashboard: ${t.path(president)}`);
+        operator = m[1];
+        assert.notEqual(operator, ARBRISSEL);
+      });
+      await t.step("le président signe depuis sa boîte / the président signs from his inbox", async () => {
+        const open = await openFromInbox(president, `/o/${operator}/parapheur`, title3);
+        await open();
+        assert.match(t.path(president), new RegExp(`^/o/${operator}/parapheur/dossiers/`));
+        await sign(president);
+        assert.match(await lead(president), /Terminé/);
+        await assertPdf(president, "main dl.definition-list dd a >> nth=0", "convention signée / signed convention");
+        await assertPdf(president, "a:has-text('Télécharger le bordereau')", "bordereau");
+      });
+
+      // 4. Delegation: the maire is away today, Sophie Lebrun signs the demo délibération for him.
+      await t.step("le maire déclare son absence / the maire declares his absence", async () => {
+        await t.goto(maire, base);
+        await t.activate(maire, "a", { text: "Circuits, absences et certificats" });
+        await t.goto(maire, `${base}/absences`);
+        assert.equal(await t.h1(maire), "Absences et suppléances");
+        await chooseContaining(maire, "#absent", "Jean-Yves Rocher");
+        await chooseContaining(maire, "#suppleant", "Sophie Lebrun");
+        await t.fill(maire, "#debut", today);
+        await t.fill(maire, "#fin", today);
+        await t.activate(maire, "button[type=submit]", { text: "Enregistrer l'absence" });
+        assert.equal(t.path(maire), `${base}/absences`);
+        assert.match(await notice(maire), /L'absence est enregistrée/);
+        const row = (await maire.locator("main tr", { hasText: "Sophie Lebrun" }).textContent()).replace(/\s+/g, " ");
+        assert.match(row, /Jean-Yves Rocher/);
+      });
+      await t.step("la secrétaire obtient un certificat / the secretary gets a certificate", async () => {
+        await t.goto(agent, `${base}/certificats`);
+        assert.equal(await t.h1(agent), "Certificats de signature");
+        await t.activate(agent, "button[type=submit]", { text: "Obtenir un certificat de démonstration" });
+        assert.equal(t.path(agent), `${base}/certificats`);
+        assert.match(await notice(agent), /Le certificat est installé/);
+        assert.ok((await agent.locator("main tr", { hasText: "Sophie Lebrun" }).count()) >= 1, "son certificat / her certificate");
+      });
+      await t.step("elle signe en l'absence du maire / she signs in the maire's absence", async () => {
+        const open = await openFromInbox(agent, base, DEMO_TITLE, { expect: /en l'absence de Jean-Yves Rocher/ });
+        await open();
+        assert.match(await agent.textContent("#action"), /Vous agissez en l'absence de Jean-Yves Rocher/);
+        await sign(agent);
+        assert.match(await lead(agent), /Terminé/);
+        assert.match((await agent.textContent("main")).replace(/\s+/g, " "), /en l'absence de Jean-Yves Rocher/);
+        await assertPdf(agent, "main dl.definition-list dd a >> nth=0", "délibération signée / signed délibération");
       });
     },
   },

@@ -872,9 +872,9 @@ pub fn undoable<'a>(
                 )
             )
     })?;
-    let movable = dossier.status() == Status::EnCours
-        || (dossier.status() == Status::Termine && last.kind() == Some(ActionKind::Fin));
-    if !movable {
+    // Once the circuit has ended, the sender and other modules have been told: no way back.
+    let _ = last;
+    if dossier.status() != Status::EnCours {
         return None;
     }
     // The last step action, skipping the automatic "fin" line.
