@@ -138,6 +138,7 @@ pub fn action_label(action: &str) -> Option<&'static str> {
         "parapheur.dossier.paper_signed" => "Signature papier déposée",
         "parapheur.dossier.rejected" => "Dossier rejeté",
         "parapheur.dossier.taken_back" => "Action reprise sur un dossier",
+        "parapheur.dossier.reassigned" => "Étape d'un dossier réattribuée",
         "parapheur.delegation.created" => "Absence déclarée (suppléance)",
         "parapheur.delegation.revoked" => "Fin d'absence",
         "parapheur.certificate.added" => "Certificat de signature installé",

@@ -30,20 +30,34 @@ pub enum UsageKind {
     /// A person of the organisation signed in (platform, no service).
     #[serde(rename = "connexion")]
     Connexion,
+    /// A dossier was sent into a circuit of the parapheur.
+    #[serde(rename = "dossier.envoye")]
+    DossierEnvoye,
+    /// A document was signed (or sealed) electronically in the parapheur.
+    #[serde(rename = "dossier.signe")]
+    DossierSigne,
 }
 
 impl UsageKind {
-    pub const ALL: [UsageKind; 1] = [UsageKind::Connexion];
+    pub const ALL: [UsageKind; 3] = [
+        UsageKind::Connexion,
+        UsageKind::DossierEnvoye,
+        UsageKind::DossierSigne,
+    ];
 
     pub fn code(self) -> &'static str {
         match self {
             UsageKind::Connexion => "connexion",
+            UsageKind::DossierEnvoye => "dossier.envoye",
+            UsageKind::DossierSigne => "dossier.signe",
         }
     }
 
     pub fn label(self) -> &'static str {
         match self {
             UsageKind::Connexion => "Connexions",
+            UsageKind::DossierEnvoye => "Dossiers envoyés à la signature",
+            UsageKind::DossierSigne => "Signatures électroniques",
         }
     }
 
@@ -51,6 +65,7 @@ impl UsageKind {
     pub fn service(self) -> Option<Service> {
         match self {
             UsageKind::Connexion => None,
+            UsageKind::DossierEnvoye | UsageKind::DossierSigne => Some(Service::Parapheur),
         }
     }
 }

@@ -761,6 +761,18 @@ async fn another_organisation_cannot_reach_a_dossier() {
         Attempt::post(Verb::Delete, format!("{d}/reprendre"), &[("version", "2")]),
         Attempt::post(
             Verb::Change,
+            format!("{d}/reattribuer"),
+            &[("version", "2"), ("personne", "x")],
+        ),
+        Attempt::post(
+            Verb::Change,
+            format!("{d}/avis-demande"),
+            &[("avis_de", "x")],
+        ),
+        Attempt::post(Verb::Change, format!("{d}/avis"), &[("avis", "x")]),
+        Attempt::get(Verb::Read, format!("/o/{ARBRISSEL}/parapheur/verifier")),
+        Attempt::post(
+            Verb::Change,
             format!("/o/{ARBRISSEL}/parapheur/circuits"),
             &[
                 ("nom", "x"),
@@ -883,6 +895,7 @@ async fn a_charter_of_the_members_module_is_signed_through_the_parapheur() {
         .await)
         .unwrap()
     };
+    // Each step asks for reading: signing before opening the document is refused.
     let r = act(
         &app,
         &maire,
@@ -892,17 +905,26 @@ async fn a_charter_of_the_members_module_is_signed_through_the_parapheur() {
         &[("mot_de_passe", "bouquet-demo")],
     )
     .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let r = act(
-        &app,
-        &president,
-        &operator,
-        &dossier,
-        "signer",
-        &[("mot_de_passe", "bouquet-demo")],
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(has(&body(r).await, "demande de lire le document"));
+    for (client, siren) in [(&maire, ARBRISSEL), (&president, operator.as_str())] {
+        let doc = client
+            .get(app.url(&format!("{}/document", dossier_path(siren, &dossier))))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(doc.status(), StatusCode::OK);
+        let r = act(
+            &app,
+            client,
+            siren,
+            &dossier,
+            "signer",
+            &[("mot_de_passe", "bouquet-demo")],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
     app.drain_jobs().await;
     let (_, page) = text(&admin, app.url(&format!("/admin/membres/{ARBRISSEL}"))).await;
     assert!(
@@ -925,17 +947,42 @@ async fn a_charter_of_the_members_module_is_signed_through_the_parapheur() {
 /// Creates a one-step circuit of Arbrissel, done by its maire, through the settings form.
 async fn one_step_circuit(app: &TestApp, admin: &Client, name: &str, kind: &str) {
     let r = app
-        .post_form(admin, &format!("/o/{ARBRISSEL}/parapheur/circuits"), &[("nom", name), ("etape1_type", kind), ("etape1_titre", "Maire"), ("etape1_mode", "un_seul")])
+        .post_form(
+            admin,
+            &format!("/o/{ARBRISSEL}/parapheur/circuits"),
+            &[
+                ("nom", name),
+                ("etape1_type", kind),
+                ("etape1_titre", "Maire"),
+                ("etape1_mode", "un_seul"),
+            ],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "circuit « {name} »");
 }
 
 /// Sends `bytes` as `name` into the circuit `circuit`, as `client`; returns the dossier's id.
-async fn send_file(app: &TestApp, client: &Client, circuit: &str, title: &str, name: &str, doc_type: &str, bytes: Vec<u8>) -> String {
-    let (_, html) = text(client, app.url(&format!("/o/{ARBRISSEL}/parapheur/nouveau"))).await;
+async fn send_file(
+    app: &TestApp,
+    client: &Client,
+    circuit: &str,
+    title: &str,
+    name: &str,
+    doc_type: &str,
+    bytes: Vec<u8>,
+) -> String {
+    let (_, html) = text(
+        client,
+        app.url(&format!("/o/{ARBRISSEL}/parapheur/nouveau")),
+    )
+    .await;
     let option = html
         .split("<option value=\"")
-        .find(|o| o.split('>').nth(1).is_some_and(|label| label.starts_with(circuit)))
+        .find(|o| {
+            o.split('>')
+                .nth(1)
+                .is_some_and(|label| label.starts_with(circuit))
+        })
         .and_then(|o| o.split('"').next())
         .expect("circuit in the form")
         .to_owned();
@@ -943,9 +990,15 @@ async fn send_file(app: &TestApp, client: &Client, circuit: &str, title: &str, n
         .text("titre", title.to_owned())
         .text("type", doc_type.to_owned())
         .text("circuit", option)
-        .part("document", multipart::Part::bytes(bytes).file_name(name.to_owned()));
+        .part(
+            "document",
+            multipart::Part::bytes(bytes).file_name(name.to_owned()),
+        );
     let r = client
-        .post(app.url(&format!("/o/{ARBRISSEL}/parapheur/nouveau?_csrf={}", url_encode(&csrf_of(&html)))))
+        .post(app.url(&format!(
+            "/o/{ARBRISSEL}/parapheur/nouveau?_csrf={}",
+            url_encode(&csrf_of(&html))
+        )))
         .multipart(form)
         .send()
         .await
@@ -960,53 +1013,147 @@ async fn a_pes_flow_is_signed_in_xades_and_any_other_file_in_cades() {
     let agent = app.login("agent@commune.demo").await;
     let maire = app.login("maire@commune.demo").await;
     one_step_circuit(&app, &agent, "Signature du maire", "signature").await;
-    let root = reqwest::get(app.url("/ac-bouquet-demo.pem")).await.unwrap().text().await.unwrap();
+    let root = reqwest::get(app.url("/ac-bouquet-demo.pem"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let root_path = write(dir.path(), "root.pem", root.as_bytes());
 
     // A PES flow (ISO-8859-1): XAdES on each bordereau, checked by xmlsec1.
-    let pes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../standards/signature/pes/HELIOS_SIMU_ALR2_unsigned.xml")).unwrap();
-    let id = send_file(&app, &agent, "Signature du maire", "Mandats de décembre", "PES_ALR2.xml", "flux_comptable", pes.clone()).await;
-    let r = act(&app, &maire, ARBRISSEL, &id, "signer", &[("mot_de_passe", "bouquet-demo")]).await;
+    let pes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../standards/signature/pes/HELIOS_SIMU_ALR2_unsigned.xml"
+    ))
+    .unwrap();
+    let id = send_file(
+        &app,
+        &agent,
+        "Signature du maire",
+        "Mandats de décembre",
+        "PES_ALR2.xml",
+        "flux_comptable",
+        pes.clone(),
+    )
+    .await;
+    let r = act(
+        &app,
+        &maire,
+        ARBRISSEL,
+        &id,
+        "signer",
+        &[("mot_de_passe", "bouquet-demo")],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let signed = maire.get(app.url(&format!("{}/document", dossier_path(ARBRISSEL, &id)))).send().await.unwrap().bytes().await.unwrap();
+    let signed = maire
+        .get(app.url(&format!("{}/document", dossier_path(ARBRISSEL, &id))))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert!(signed.starts_with(b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\""));
     let signed_path = write(dir.path(), "pes-signe.xml", &signed);
     let xmlsec = |path: &str| {
         Command::new("xmlsec1")
-            .args(["--verify", "--id-attr:Id", "Bordereau", "--id-attr:Id", "http://uri.etsi.org/01903/v1.2.2#:SignedProperties", "--trusted-pem", &root_path, path])
+            .args([
+                "--verify",
+                "--id-attr:Id",
+                "Bordereau",
+                "--id-attr:Id",
+                "http://uri.etsi.org/01903/v1.2.2#:SignedProperties",
+                "--trusted-pem",
+                &root_path,
+                path,
+            ])
             .output()
             .expect("xmlsec1")
     };
     let out = xmlsec(&signed_path);
-    assert!(out.status.success(), "xmlsec1: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "xmlsec1: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // One digit of the bordereau's number changed.
     let mut tampered = signed.to_vec();
-    let i = tampered.windows(10).position(|w| w == b"<IdBord V=").expect("IdBord") + 11;
+    let i = tampered
+        .windows(10)
+        .position(|w| w == b"<IdBord V=")
+        .expect("IdBord")
+        + 11;
     tampered[i] = if tampered[i] == b'1' { b'2' } else { b'1' };
     let out = xmlsec(&write(dir.path(), "pes-altere.xml", &tampered));
     assert!(!out.status.success(), "xmlsec1 accepted an altered flow");
 
     // Any other file: the document is unchanged, a .p7s is joined, openssl verifies it.
     let note = b"Compte rendu de la commission des finances du 2 decembre.\n".to_vec();
-    let id = send_file(&app, &agent, "Signature du maire", "Compte rendu", "compte-rendu.txt", "courrier", note.clone()).await;
-    let r = act(&app, &maire, ARBRISSEL, &id, "signer", &[("mot_de_passe", "bouquet-demo")]).await;
+    let id = send_file(
+        &app,
+        &agent,
+        "Signature du maire",
+        "Compte rendu",
+        "compte-rendu.txt",
+        "courrier",
+        note.clone(),
+    )
+    .await;
+    let r = act(
+        &app,
+        &maire,
+        ARBRISSEL,
+        &id,
+        "signer",
+        &[("mot_de_passe", "bouquet-demo")],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, page) = text(&maire, app.url(&dossier_path(ARBRISSEL, &id))).await;
     let marker = format!("{}/fichiers/", dossier_path(ARBRISSEL, &id));
     let at = page.find(&marker).expect("the .p7s is listed") + marker.len();
     let file_id: String = page[at..].chars().take_while(|c| *c != '"').collect();
-    let p7s = maire.get(app.url(&format!("{marker}{file_id}"))).send().await.unwrap().bytes().await.unwrap();
+    let p7s = maire
+        .get(app.url(&format!("{marker}{file_id}")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     let p7s_path = write(dir.path(), "sig.p7s", &p7s);
     let content_path = write(dir.path(), "compte-rendu.txt", &note);
     let verify = |content: &str| {
         Command::new("openssl")
-            .args(["cms", "-verify", "-binary", "-inform", "DER", "-in", &p7s_path, "-content", content, "-CAfile", &root_path, "-purpose", "any", "-out", "/dev/null"])
+            .args([
+                "cms",
+                "-verify",
+                "-binary",
+                "-inform",
+                "DER",
+                "-in",
+                &p7s_path,
+                "-content",
+                content,
+                "-CAfile",
+                &root_path,
+                "-purpose",
+                "any",
+                "-out",
+                "/dev/null",
+            ])
             .output()
             .unwrap()
     };
     assert!(verify(&content_path).status.success());
-    let other = write(dir.path(), "autre.txt", b"Compte rendu de la commission des finances du 3 decembre.\n");
+    let other = write(
+        dir.path(),
+        "autre.txt",
+        b"Compte rendu de la commission des finances du 3 decembre.\n",
+    );
     assert!(!verify(&other).status.success());
 }
 
@@ -1016,20 +1163,64 @@ async fn seal_paper_signature_take_back_and_batch() {
     let agent = app.login("agent@commune.demo").await;
     let maire = app.login("maire@commune.demo").await;
     one_step_circuit(&app, &agent, "Cachet de la mairie", "cachet").await;
-    one_step_circuit(&app, &agent, "Signature papier du maire", "signature_papier").await;
+    one_step_circuit(
+        &app,
+        &agent,
+        "Signature papier du maire",
+        "signature_papier",
+    )
+    .await;
 
     // The seal: the certificate is the organisation's.
-    let id = send_file(&app, &agent, "Cachet de la mairie", "Attestation de dépôt", "attestation.pdf", "courrier", a_pdf("Attestation de dépôt")).await;
-    let r = act(&app, &maire, ARBRISSEL, &id, "signer", &[("mot_de_passe", "bouquet-demo")]).await;
+    let id = send_file(
+        &app,
+        &agent,
+        "Cachet de la mairie",
+        "Attestation de dépôt",
+        "attestation.pdf",
+        "courrier",
+        a_pdf("Attestation de dépôt"),
+    )
+    .await;
+    let r = act(
+        &app,
+        &maire,
+        ARBRISSEL,
+        &id,
+        "signer",
+        &[("mot_de_passe", "bouquet-demo")],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let pdf = maire.get(app.url(&format!("{}/document", dossier_path(ARBRISSEL, &id)))).send().await.unwrap().bytes().await.unwrap();
+    let pdf = maire
+        .get(app.url(&format!("{}/document", dossier_path(ARBRISSEL, &id))))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_pdf_signatures_valid(&app, &pdf, 1).await;
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new("pdfsig").arg(write(dir.path(), "cachet.pdf", &pdf)).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Signer Certificate Common Name: Arbrissel"));
+    let out = Command::new("pdfsig")
+        .arg(write(dir.path(), "cachet.pdf", &pdf))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Signer Certificate Common Name: Arbrissel")
+    );
 
     // A paper signature: the scan replaces the document; a non-PDF scan is refused.
-    let id = send_file(&app, &agent, "Signature papier du maire", "Arrêté de voirie", "arrete.pdf", "arrete", a_pdf("Arrêté de voirie")).await;
+    let id = send_file(
+        &app,
+        &agent,
+        "Signature papier du maire",
+        "Arrêté de voirie",
+        "arrete.pdf",
+        "arrete",
+        a_pdf("Arrêté de voirie"),
+    )
+    .await;
     let scan = a_pdf("Arrêté de voirie, signé à la main");
     let (_, html) = text(&maire, app.url(&dossier_path(ARBRISSEL, &id))).await;
     let upload = |bytes: Vec<u8>| {
@@ -1037,27 +1228,76 @@ async fn seal_paper_signature_take_back_and_batch() {
             .text("version", version_of(&html))
             .part("scan", multipart::Part::bytes(bytes).file_name("scan.pdf"))
     };
-    let url = app.url(&format!("{}/signature-papier?_csrf={}", dossier_path(ARBRISSEL, &id), url_encode(&csrf_of(&html))));
-    let r = maire.post(&url).multipart(upload(b"pas un pdf".to_vec())).send().await.unwrap();
+    let url = app.url(&format!(
+        "{}/signature-papier?_csrf={}",
+        dossier_path(ARBRISSEL, &id),
+        url_encode(&csrf_of(&html))
+    ));
+    let r = maire
+        .post(&url)
+        .multipart(upload(b"pas un pdf".to_vec()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let r = maire.post(&url).multipart(upload(scan.clone())).send().await.unwrap();
+    let r = maire
+        .post(&url)
+        .multipart(upload(scan.clone()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let got = maire.get(app.url(&format!("{}/document", dossier_path(ARBRISSEL, &id)))).send().await.unwrap().bytes().await.unwrap();
+    let got = maire
+        .get(app.url(&format!("{}/document", dossier_path(ARBRISSEL, &id))))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(got.as_ref(), scan.as_slice());
 
     // Take back: the secretary visas, then takes her visa back before the maire acts.
-    let id = send_file(&app, &agent, "Délibérations", "Délibération 2026-070", "d.pdf", "deliberation", a_pdf("Délibération 2026-070")).await;
-    let r = act(&app, &agent, ARBRISSEL, &id, "viser", &[("commentaire", "ok")]).await;
+    let id = send_file(
+        &app,
+        &agent,
+        "Délibérations",
+        "Délibération 2026-070",
+        "d.pdf",
+        "deliberation",
+        a_pdf("Délibération 2026-070"),
+    )
+    .await;
+    let r = act(
+        &app,
+        &agent,
+        ARBRISSEL,
+        &id,
+        "viser",
+        &[("commentaire", "ok")],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, inbox) = text(&maire, app.url(&format!("/o/{ARBRISSEL}/parapheur"))).await;
     assert!(inbox.contains("Délibération 2026-070"));
     let r = act(&app, &agent, ARBRISSEL, &id, "reprendre", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, inbox) = text(&maire, app.url(&format!("/o/{ARBRISSEL}/parapheur"))).await;
-    assert!(!inbox.contains("Délibération 2026-070"), "back at the visa step");
+    assert!(
+        !inbox.contains("Délibération 2026-070"),
+        "back at the visa step"
+    );
     let (_, page) = text(&agent, app.url(&dossier_path(ARBRISSEL, &id))).await;
     assert!(has(&page, "À vous d'agir : viser") && page.contains("Action reprise"));
-    let r = act(&app, &agent, ARBRISSEL, &id, "viser", &[("commentaire", "")]).await;
+    let r = act(
+        &app,
+        &agent,
+        ARBRISSEL,
+        &id,
+        "viser",
+        &[("commentaire", "")],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 
     // Batch: the maire signs the two délibérations waiting for him with one action.
@@ -1065,7 +1305,12 @@ async fn seal_paper_signature_take_back_and_batch() {
     let (_, inbox) = text(&maire, app.url(&format!("/o/{ARBRISSEL}/parapheur"))).await;
     let r = maire
         .post(app.url(&format!("/o/{ARBRISSEL}/parapheur/lot")))
-        .form(&[("_csrf", csrf_of(&inbox).as_str()), ("dossier", demo.as_str()), ("dossier", id.as_str()), ("mot_de_passe", "bouquet-demo")])
+        .form(&[
+            ("_csrf", csrf_of(&inbox).as_str()),
+            ("dossier", demo.as_str()),
+            ("dossier", id.as_str()),
+            ("mot_de_passe", "bouquet-demo"),
+        ])
         .send()
         .await
         .unwrap();
@@ -1084,56 +1329,332 @@ async fn a_pkcs12_certificate_is_imported_and_a_wrong_password_is_refused() {
     let key = dir.path().join("cle.pem");
     let cert = dir.path().join("cert.pem");
     let p12 = dir.path().join("maire.p12");
-    assert!(Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365", "-subj", "/CN=Jean-Yves Rocher/O=Arbrissel", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap()
-        .status
-        .success());
-    assert!(Command::new("openssl")
-        .args(["pkcs12", "-export", "-passout", "pass:secret-p12", "-inkey"])
-        .arg(&key)
-        .arg("-in")
-        .arg(&cert)
-        .arg("-out")
-        .arg(&p12)
-        .output()
-        .unwrap()
-        .status
-        .success());
+    assert!(
+        Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "365",
+                "-subj",
+                "/CN=Jean-Yves Rocher/O=Arbrissel",
+                "-keyout"
+            ])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(
+        Command::new("openssl")
+            .args(["pkcs12", "-export", "-passout", "pass:secret-p12", "-inkey"])
+            .arg(&key)
+            .arg("-in")
+            .arg(&cert)
+            .arg("-out")
+            .arg(&p12)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
     let bytes = std::fs::read(&p12).unwrap();
-    let (_, html) = text(&maire, app.url(&format!("/o/{ARBRISSEL}/parapheur/certificats"))).await;
-    let url = app.url(&format!("/o/{ARBRISSEL}/parapheur/certificats?_csrf={}", url_encode(&csrf_of(&html))));
+    let (_, html) = text(
+        &maire,
+        app.url(&format!("/o/{ARBRISSEL}/parapheur/certificats")),
+    )
+    .await;
+    let url = app.url(&format!(
+        "/o/{ARBRISSEL}/parapheur/certificats?_csrf={}",
+        url_encode(&csrf_of(&html))
+    ));
     let form = |password: &str| {
         multipart::Form::new()
             .text("titulaire", "moi")
             .text("mot_de_passe", password.to_owned())
-            .part("fichier", multipart::Part::bytes(bytes.clone()).file_name("maire.p12"))
+            .part(
+                "fichier",
+                multipart::Part::bytes(bytes.clone()).file_name("maire.p12"),
+            )
     };
-    let r = maire.post(&url).multipart(form("mauvais")).send().await.unwrap();
+    let r = maire
+        .post(&url)
+        .multipart(form("mauvais"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body(r).await.contains("Le mot de passe du fichier PKCS#12 est incorrect."));
+    assert!(
+        body(r)
+            .await
+            .contains("Le mot de passe du fichier PKCS#12 est incorrect.")
+    );
     // The certificate starts today (the machine's date), later than the application's clock:
     // refused as not yet valid, then accepted once that day has come.
-    let r = maire.post(&url).multipart(form("secret-p12")).send().await.unwrap();
+    let r = maire
+        .post(&url)
+        .multipart(form("secret-p12"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(has(&body(r).await, "n'est valable qu'à partir du"));
-    app.clock.set(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1));
+    // openssl dated the certificate with the machine's clock: the application's clock goes there.
+    #[allow(clippy::disallowed_methods)]
+    let machine_now = jiff::Timestamp::now();
+    app.clock
+        .set(machine_now + jiff::SignedDuration::from_hours(1));
     // Two weeks later the session has expired: sign in again.
     let maire = app.login("maire@commune.demo").await;
-    let (_, html) = text(&maire, app.url(&format!("/o/{ARBRISSEL}/parapheur/certificats"))).await;
-    let url = app.url(&format!("/o/{ARBRISSEL}/parapheur/certificats?_csrf={}", url_encode(&csrf_of(&html))));
-    let r = maire.post(&url).multipart(form("secret-p12")).send().await.unwrap();
+    let (_, html) = text(
+        &maire,
+        app.url(&format!("/o/{ARBRISSEL}/parapheur/certificats")),
+    )
+    .await;
+    let url = app.url(&format!(
+        "/o/{ARBRISSEL}/parapheur/certificats?_csrf={}",
+        url_encode(&csrf_of(&html))
+    ));
+    let r = maire
+        .post(&url)
+        .multipart(form("secret-p12"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let (_, page) = text(&maire, app.url(&format!("/o/{ARBRISSEL}/parapheur/certificats"))).await;
-    assert!(page.contains("CN=Jean-Yves Rocher"), "{}", page.split("<tbody>").nth(1).unwrap_or_default());
+    let (_, page) = text(
+        &maire,
+        app.url(&format!("/o/{ARBRISSEL}/parapheur/certificats")),
+    )
+    .await;
+    assert!(
+        page.contains("CN=Jean-Yves Rocher"),
+        "{}",
+        page.split("<tbody>").nth(1).unwrap_or_default()
+    );
     // The key is stored sealed: the PEM key's body is nowhere in the database.
     let pem = std::fs::read_to_string(&key).unwrap();
     let line = pem.lines().nth(3).unwrap();
     let mut conn = app.platform.db.read().await.unwrap();
-    let sealed: Vec<String> = bouquet_store::run!(&mut conn, |c| sqlx::query_scalar("SELECT sealed_key FROM parapheur_credentials").fetch_all(c).await).unwrap();
+    let sealed: Vec<String> = bouquet_store::run!(&mut conn, |c| sqlx::query_scalar(
+        "SELECT sealed_key FROM parapheur_credentials"
+    )
+    .fetch_all(c)
+    .await)
+    .unwrap();
     assert!(!sealed.is_empty() && sealed.iter().all(|s| !s.contains(line)));
+}
+
+#[tokio::test]
+async fn a_signed_file_is_verified_and_an_administrator_reassigns_a_step() {
+    let app = spawn_app().await;
+    let agent = app.login("agent@commune.demo").await;
+    let maire = app.login("maire@commune.demo").await;
+    let id = dossier_id(&app, DEMO_TITLE).await;
+    let r = act(
+        &app,
+        &maire,
+        ARBRISSEL,
+        &id,
+        "signer",
+        &[("mot_de_passe", "bouquet-demo")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let pdf = maire
+        .get(app.url(&format!("{}/document", dossier_path(ARBRISSEL, &id))))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+
+    // The verification page reads the signature back; an altered copy is not valid.
+    let (_, html) = text(
+        &agent,
+        app.url(&format!("/o/{ARBRISSEL}/parapheur/verifier")),
+    )
+    .await;
+    let url = app.url(&format!(
+        "/o/{ARBRISSEL}/parapheur/verifier?_csrf={}",
+        url_encode(&csrf_of(&html))
+    ));
+    let check = |bytes: Vec<u8>, name: &str| {
+        let form = multipart::Form::new().part(
+            "document",
+            multipart::Part::bytes(bytes).file_name(name.to_owned()),
+        );
+        agent.post(&url).multipart(form).send()
+    };
+    let r = check(pdf.to_vec(), "signe.pdf").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let report = body(r).await;
+    assert!(
+        report.contains("Signature valide") && report.contains("Jean-Yves Rocher"),
+        "{report}"
+    );
+    assert!(report.contains("Date prouvée par horodatage"));
+    let mut bad = pdf.to_vec();
+    let i = bad.len() / 10;
+    bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+    let report = body(check(bad, "altere.pdf").await.unwrap()).await;
+    assert!(report.contains("Signature non valide"), "{report}");
+    let r = check(a_pdf("Sans signature"), "vierge.pdf").await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body(r).await.contains("aucune signature"));
+
+    // Reassignment: a new dossier waits for the maire; the administrator gives it to herself.
+    let other = send_file(
+        &app,
+        &agent,
+        "Délibérations",
+        "Délibération 2026-080",
+        "d.pdf",
+        "deliberation",
+        a_pdf("Délibération 2026-080"),
+    )
+    .await;
+    let r = act(
+        &app,
+        &agent,
+        ARBRISSEL,
+        &other,
+        "viser",
+        &[("commentaire", "")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, page) = text(&agent, app.url(&dossier_path(ARBRISSEL, &other))).await;
+    assert!(page.contains("Réattribuer l"));
+    let sophie = page
+        .split("<option value=\"")
+        .skip(1)
+        .find(|o| o.contains(">Sophie Lebrun<"))
+        .and_then(|o| o.split('"').next())
+        .unwrap()
+        .to_owned();
+    let r = app
+        .post_form(
+            &agent,
+            &format!("{}/reattribuer", dossier_path(ARBRISSEL, &other)),
+            &[("version", &version_of(&page)), ("personne", &sophie)],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{sophie} {}",
+        body(r)
+            .await
+            .split("<ul>")
+            .nth(1)
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect::<String>()
+    );
+    let (_, inbox) = text(&maire, app.url(&format!("/o/{ARBRISSEL}/parapheur"))).await;
+    assert!(!inbox.contains("Délibération 2026-080"));
+    let (_, inbox) = text(&agent, app.url(&format!("/o/{ARBRISSEL}/parapheur"))).await;
+    assert!(inbox.contains("Délibération 2026-080"));
+    // The maire is no more expected there; he cannot reassign (not an administrator).
+    let r = act(
+        &app,
+        &maire,
+        ARBRISSEL,
+        &other,
+        "rejeter",
+        &[("motif", "non")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = app
+        .post_form(
+            &maire,
+            &format!("{}/reattribuer", dossier_path(ARBRISSEL, &other)),
+            &[("version", "3"), ("personne", &sophie)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_maire_asks_the_secretary_for_an_opinion() {
+    let app = spawn_app().await;
+    let agent = app.login("agent@commune.demo").await;
+    let maire = app.login("maire@commune.demo").await;
+    let id = dossier_id(&app, DEMO_TITLE).await;
+    let (_, page) = text(&maire, app.url(&dossier_path(ARBRISSEL, &id))).await;
+    let sophie = page
+        .split("<option value=\"")
+        .skip(1)
+        .find(|o| o.contains(">Sophie Lebrun<"))
+        .and_then(|o| o.split('"').next())
+        .unwrap()
+        .to_owned();
+    let r = app
+        .post_form(
+            &maire,
+            &format!("{}/avis-demande", dossier_path(ARBRISSEL, &id)),
+            &[
+                ("avis_de", &sophie),
+                ("question", "Le tarif adulte vous paraît-il juste ?"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    app.drain_jobs().await;
+    assert!(
+        app.sent_mails()
+            .iter()
+            .any(|m| m.to.contains("agent@commune.demo") && m.subject.starts_with("Avis demandé"))
+    );
+    let (_, inbox) = text(&agent, app.url(&format!("/o/{ARBRISSEL}/parapheur"))).await;
+    assert!(
+        inbox.contains(DEMO_TITLE) && inbox.contains("Donner un avis"),
+        "{inbox}"
+    );
+    // An empty opinion is refused; a real one is recorded and the maire is told.
+    let r = app
+        .post_form(
+            &agent,
+            &format!("{}/avis", dossier_path(ARBRISSEL, &id)),
+            &[("avis", " ")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app
+        .post_form(
+            &agent,
+            &format!("{}/avis", dossier_path(ARBRISSEL, &id)),
+            &[("avis", "Oui, comme l'an dernier plus 2 %.")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    app.drain_jobs().await;
+    assert!(
+        app.sent_mails()
+            .iter()
+            .any(|m| m.to.contains("maire@commune.demo") && m.subject.starts_with("Avis donné"))
+    );
+    let (_, page) = text(&maire, app.url(&dossier_path(ARBRISSEL, &id))).await;
+    assert!(page.contains("Avis donné") && has(&page, "Oui, comme l'an dernier plus 2 %."));
+    // Asked once, answered once.
+    let r = app
+        .post_form(
+            &agent,
+            &format!("{}/avis", dossier_path(ARBRISSEL, &id)),
+            &[("avis", "Encore")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    // The dossier still waits for the maire's signature.
+    assert!(has(&page, "À vous d'agir : signer"));
 }

@@ -17,6 +17,7 @@ mod http_invitations;
 mod http_members;
 mod http_pages;
 mod http_parapheur;
+mod http_parapheur_reminders;
 mod http_signup;
 mod http_tenancy;
 mod registry;

@@ -772,6 +772,24 @@ pub async fn mark_reminded(tx: &mut Tx, now: Timestamp, today: Date, due: &Due) 
     Ok(())
 }
 
+/// Links (or unlinks, with `None`) the engagement to the parapheur's dossier that carries it.
+pub async fn set_circuit(
+    tx: &mut Tx,
+    now: Timestamp,
+    org: OrgId,
+    id: &str,
+    dossier: Option<&str>,
+) -> StoreResult<()> {
+    exec!(tx, sqlx::query(
+        "UPDATE engagements SET parapheur_dossier = $1, updated_at = $2 WHERE id = $3 AND org_id = $4"
+    )
+    .bind(dossier)
+    .bind(to_micros(now))
+    .bind(id)
+    .bind(org.to_string()))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -818,6 +836,7 @@ mod tests {
             reminded_on: None,
             created_at: 0,
             updated_at: 0,
+            parapheur_dossier: None,
         };
         assert_eq!(e.standing("2026-06-01"), Standing::ToSign);
         e.status = "signe".into();
@@ -828,22 +847,4 @@ mod tests {
         e.status = "resilie".into();
         assert_eq!(e.standing("2026-06-01"), Standing::Terminated);
     }
-}
-
-/// Links (or unlinks, with `None`) the engagement to the parapheur's dossier that carries it.
-pub async fn set_circuit(
-    tx: &mut Tx,
-    now: Timestamp,
-    org: OrgId,
-    id: &str,
-    dossier: Option<&str>,
-) -> StoreResult<()> {
-    exec!(tx, sqlx::query(
-        "UPDATE engagements SET parapheur_dossier = $1, updated_at = $2 WHERE id = $3 AND org_id = $4"
-    )
-    .bind(dossier)
-    .bind(to_micros(now))
-    .bind(id)
-    .bind(org.to_string()))?;
-    Ok(())
 }

@@ -1003,6 +1003,223 @@ pub async fn take_back(
     Ok(())
 }
 
+/// Asks `to` for an opinion (avis) on the dossier; it does not stop the circuit.
+pub async fn ask_opinion(
+    tx: &mut Tx,
+    now: Timestamp,
+    dossier: &DossierRow,
+    from: UserId,
+    from_label: &str,
+    to: &Holder,
+    message: &str,
+) -> StoreResult<()> {
+    let message = message.trim();
+    if message.chars().count() > 2000 {
+        return Err(AppError::invalid(
+            "question",
+            "La question ne doit pas dépasser 2 000 caractères.",
+        )
+        .into());
+    }
+    if to.user_id == from.to_string() {
+        return Err(
+            AppError::invalid("avis_de", "Choisissez une autre personne que vous-même.").into(),
+        );
+    }
+    record(
+        tx,
+        now,
+        &dossier.id,
+        NewAction {
+            position: dossier.current_step,
+            kind: ActionKind::DemandeAvis,
+            actor_key: Some(format!("avis:{}", to.user_id)),
+            user: Some(from),
+            user_label: from_label.to_owned(),
+            quality: None,
+            on_behalf: None,
+            comment: Some(if message.is_empty() {
+                format!("Avis demandé à {}", to.display_name)
+            } else {
+                format!("Avis demandé à {} : {message}", to.display_name)
+            }),
+            public: true,
+            certificate: None,
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Who asked `user` for an opinion that he has not given yet: the asker's id and name.
+pub fn open_opinion(actions: &[ActionRow], user: UserId) -> Option<(String, String)> {
+    let key = format!("avis:{user}");
+    let me = user.to_string();
+    let asked = actions.iter().rev().find(|a| {
+        a.kind == ActionKind::DemandeAvis.code() && a.actor_key.as_deref() == Some(key.as_str())
+    })?;
+    let answered = actions.iter().any(|a| {
+        a.seq > asked.seq
+            && a.kind == ActionKind::Avis.code()
+            && a.user_id.as_deref() == Some(me.as_str())
+    });
+    (!answered).then(|| {
+        (
+            asked.user_id.clone().unwrap_or_default(),
+            asked.user_label.clone(),
+        )
+    })
+}
+
+/// Gives the opinion asked of `user`; returns the asker's id.
+pub async fn give_opinion(
+    tx: &mut Tx,
+    now: Timestamp,
+    dossier: &DossierRow,
+    user: UserId,
+    label: &str,
+    opinion: &str,
+) -> StoreResult<String> {
+    let opinion = opinion.trim();
+    if opinion.is_empty() {
+        return Err(AppError::invalid("avis", "Écrivez votre avis.").into());
+    }
+    if opinion.chars().count() > 2000 {
+        return Err(
+            AppError::invalid("avis", "L'avis ne doit pas dépasser 2 000 caractères.").into(),
+        );
+    }
+    let all = actions(tx, &dossier.id).await?;
+    let (asker, _) = open_opinion(&all, user).ok_or_else(|| {
+        AppError::Conflict("Aucun avis ne vous est demandé sur ce dossier.".into())
+    })?;
+    record(
+        tx,
+        now,
+        &dossier.id,
+        NewAction {
+            position: dossier.current_step,
+            kind: ActionKind::Avis,
+            actor_key: None,
+            user: Some(user),
+            user_label: label.to_owned(),
+            quality: None,
+            on_behalf: None,
+            comment: Some(opinion.to_owned()),
+            public: true,
+            certificate: None,
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    Ok(asker)
+}
+
+/// Records that `user` opened the document while acting at the current step (once per step).
+pub async fn record_reading(
+    tx: &mut Tx,
+    now: Timestamp,
+    dossier: &DossierRow,
+    user: UserId,
+    label: &str,
+) -> StoreResult<()> {
+    let actions = actions(tx, &dossier.id).await?;
+    if has_read(&actions, dossier.current_step, user) {
+        return Ok(());
+    }
+    record(
+        tx,
+        now,
+        &dossier.id,
+        NewAction {
+            position: dossier.current_step,
+            kind: ActionKind::Lecture,
+            actor_key: None,
+            user: Some(user),
+            user_label: label.to_owned(),
+            quality: None,
+            on_behalf: None,
+            comment: None,
+            public: true,
+            certificate: None,
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether `user` opened the document at step `position`.
+pub fn has_read(actions: &[ActionRow], position: i64, user: UserId) -> bool {
+    let me = user.to_string();
+    actions.iter().any(|a| {
+        a.position == position
+            && a.kind == ActionKind::Lecture.code()
+            && a.user_id.as_deref() == Some(me.as_str())
+    })
+}
+
+/// Gives the current step to one person (an administrator's decision: the holder left, is ill
+/// and named no substitute…). The circuit of the dossier changes, the organisation's circuit
+/// does not.
+pub async fn reassign(
+    tx: &mut Tx,
+    now: Timestamp,
+    dossier: &DossierRow,
+    seen_version: i64,
+    to: &Holder,
+    admin: UserId,
+    admin_label: &str,
+) -> StoreResult<()> {
+    claim(tx, now, dossier, seen_version).await?;
+    let actors = serde_json::to_string(&vec![Actor::Person(to.user_id.clone())])
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    exec!(tx, sqlx::query(
+        "UPDATE parapheur_steps SET actors = $1, mode = 'un_seul' WHERE dossier_id = $2 AND position = $3"
+    )
+    .bind(&actors)
+    .bind(&dossier.id)
+    .bind(dossier.current_step))?;
+    record(
+        tx,
+        now,
+        &dossier.id,
+        NewAction {
+            position: dossier.current_step,
+            kind: ActionKind::Reattribution,
+            actor_key: None,
+            user: Some(admin),
+            user_label: admin_label.to_owned(),
+            quality: None,
+            on_behalf: None,
+            comment: Some(format!("Étape confiée à {}", to.display_name)),
+            public: true,
+            certificate: None,
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    audit::append(
+        tx,
+        now,
+        NewEvent::new(
+            Some(dossier.org()?),
+            &AuditActor::user(admin, admin_label),
+            "parapheur.dossier.reassigned",
+            "dossier",
+            &dossier.id,
+        )
+        .details(json!({ "etape": dossier.current_step + 1, "a": to.display_name })),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Sets the bordereau once it is made (after the last step).
 pub async fn set_bordereau(tx: &mut Tx, dossier: &str, sha256: &str) -> StoreResult<()> {
     exec!(

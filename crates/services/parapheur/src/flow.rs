@@ -6,12 +6,13 @@
 //! subscribe to the outbox topic [`TOPIC_ENDED`]: its payload says how the circuit ended and
 //! which blob holds the signed document.
 
+use bouquet_kernel::usage::UsageKind;
 use bouquet_kernel::{AppError, OrgId, UserId};
 use bouquet_store::blobs::owner_key;
 use bouquet_store::db::{Handle, Tx};
 use bouquet_store::mail::{self, Mail};
 use bouquet_store::orgs::{self, OrgRow};
-use bouquet_store::{Platform, StoreError, StoreResult, outbox};
+use bouquet_store::{Platform, StoreError, StoreResult, outbox, usage};
 use bytes::Bytes;
 use jiff::Timestamp;
 use serde_json::json;
@@ -163,6 +164,15 @@ pub async fn submit(
                 .await?
                 .ok_or_else(|| StoreError::Corrupt("dossier introuvable".into()))?;
             notify_step(tx, p, now, &dossier, 0).await?;
+            usage::record(
+                tx,
+                now,
+                org_id,
+                &org.tz(),
+                UsageKind::DossierEnvoye,
+                Some(sender.id),
+            )
+            .await?;
             Ok(id)
         })
         .await?;
@@ -205,6 +215,7 @@ async fn turn(
     user: UserId,
     today: &str,
     expected: &[StepKind],
+    act: bool,
 ) -> StoreResult<(StepRow, Capacity)> {
     let mut conn = p.db.read().await?;
     let (step, capacity) = my_turn(&mut conn, dossier, user, today)
@@ -215,6 +226,14 @@ async fn turn(
             "Cette étape demande : {}.",
             step.kind().label().to_lowercase()
         ))));
+    }
+    if act && step.reading_required {
+        let actions = dossiers::actions(&mut conn, &dossier.id).await?;
+        if !dossiers::has_read(&actions, step.position, user) {
+            return Err(app(AppError::Conflict(
+                "Cette étape demande de lire le document avant d'agir : ouvrez-le (lien « Relire le document »), puis recommencez.".into(),
+            )));
+        }
     }
     Ok((step, capacity))
 }
@@ -228,7 +247,7 @@ pub async fn visa(
     today: &str,
     comment: Option<&str>,
 ) -> StoreResult<Outcome> {
-    let (_, capacity) = turn(p, dossier, who.id, today, &[StepKind::Visa]).await?;
+    let (_, capacity) = turn(p, dossier, who.id, today, &[StepKind::Visa], true).await?;
     let acting = Acting {
         user: who.id,
         label: who.name,
@@ -263,6 +282,7 @@ pub async fn sign(
         who.id,
         today,
         &[StepKind::Signature, StepKind::Cachet],
+        true,
     )
     .await?;
     let step_org = step.org()?;
@@ -359,6 +379,15 @@ pub async fn sign(
             if let Some(p7s) = &detached {
                 dossiers::add_file(tx, now, &dossier.id, "signature", p7s).await?;
             }
+            usage::record(
+                tx,
+                now,
+                step_org,
+                &tz,
+                UsageKind::DossierSigne,
+                Some(who.id),
+            )
+            .await?;
             after(tx, p, now, dossier, &outcome).await?;
             Ok(outcome)
         })
@@ -376,7 +405,15 @@ pub async fn paper(
     today: &str,
     scan: InFile,
 ) -> StoreResult<Outcome> {
-    let (_, capacity) = turn(p, dossier, who.id, today, &[StepKind::SignaturePapier]).await?;
+    let (_, capacity) = turn(
+        p,
+        dossier,
+        who.id,
+        today,
+        &[StepKind::SignaturePapier],
+        true,
+    )
+    .await?;
     if !scan.bytes.starts_with(b"%PDF-") {
         return Err(app(AppError::invalid(
             "scan",
@@ -411,6 +448,113 @@ pub async fn paper(
     Ok(outcome)
 }
 
+/// The document was opened: if its reader acts at the current step and that step asks for
+/// reading, it is recorded.
+pub async fn opened(
+    p: &Platform,
+    dossier: &DossierRow,
+    who: Person<'_>,
+    today: &str,
+) -> StoreResult<()> {
+    let turn = {
+        let mut conn = p.db.read().await?;
+        my_turn(&mut conn, dossier, who.id, today).await?
+    };
+    if let Some((step, _)) = turn
+        && step.reading_required
+    {
+        let now = p.clock.now();
+        p.db.atomically(async |tx| {
+            dossiers::record_reading(tx, now, dossier, who.id, who.name).await
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Asks a person of the organisation for an opinion (second avis), who is told by e-mail.
+pub async fn ask_opinion(
+    p: &Platform,
+    dossier: &DossierRow,
+    who: Person<'_>,
+    today: &str,
+    to: &dossiers::Holder,
+    message: &str,
+) -> StoreResult<()> {
+    turn(p, dossier, who.id, today, &StepKind::ALL, false).await?;
+    let now = p.clock.now();
+    p.db
+        .atomically(async |tx| {
+            dossiers::ask_opinion(tx, now, dossier, who.id, who.name, to, message).await?;
+            let url = link(p, tx, dossier).await?;
+            let mail = Mail {
+                to: to.email.clone(),
+                subject: format!("Avis demandé : {}", dossier.title),
+                text: format!(
+                    "Bonjour,\n\n{} vous demande votre avis sur le dossier « {} ».\n\n{}\n\nDonnez-le sur la page du dossier : {url}\n\nCe message est envoyé automatiquement par le parapheur.",
+                    who.name,
+                    dossier.title,
+                    message.trim()
+                ),
+            };
+            mail::queue(tx, now, &mail).await?;
+            Ok(())
+        })
+        .await?;
+    p.wake_workers();
+    Ok(())
+}
+
+/// Gives the opinion asked of `who`; the person who asked is told.
+pub async fn give_opinion(
+    p: &Platform,
+    dossier: &DossierRow,
+    who: Person<'_>,
+    opinion: &str,
+) -> StoreResult<()> {
+    let now = p.clock.now();
+    p.db
+        .atomically(async |tx| {
+            let asker = dossiers::give_opinion(tx, now, dossier, who.id, who.name, opinion).await?;
+            let url = link(p, tx, dossier).await?;
+            if let Some(email) = email_of(tx, &asker).await? {
+                let mail = Mail {
+                    to: email,
+                    subject: format!("Avis donné : {}", dossier.title),
+                    text: format!(
+                        "Bonjour,\n\n{} a donné son avis sur le dossier « {} » :\n\n{}\n\n{url}\n\nCe message est envoyé automatiquement par le parapheur.",
+                        who.name,
+                        dossier.title,
+                        opinion.trim()
+                    ),
+                };
+                mail::queue(tx, now, &mail).await?;
+            }
+            Ok(())
+        })
+        .await?;
+    p.wake_workers();
+    Ok(())
+}
+
+/// Gives the current step to `to` (a person of the step's organisation), who is told.
+pub async fn reassign(
+    p: &Platform,
+    dossier: &DossierRow,
+    seen_version: i64,
+    to: &dossiers::Holder,
+    admin: Person<'_>,
+) -> StoreResult<()> {
+    let now = p.clock.now();
+    p.db.atomically(async |tx| {
+        dossiers::reassign(tx, now, dossier, seen_version, to, admin.id, admin.name).await?;
+        notify_step(tx, p, now, dossier, dossier.current_step).await
+    })
+    .await?;
+    p.wake_workers();
+    Ok(())
+}
+
 /// Rejects the dossier: the sender and everyone who already acted are told, with the motive.
 pub async fn reject(
     p: &Platform,
@@ -420,7 +564,7 @@ pub async fn reject(
     today: &str,
     motive: &str,
 ) -> StoreResult<()> {
-    let (_, capacity) = turn(p, dossier, who.id, today, &StepKind::ALL).await?;
+    let (_, capacity) = turn(p, dossier, who.id, today, &StepKind::ALL, false).await?;
     let acting = Acting {
         user: who.id,
         label: who.name,

@@ -22,6 +22,7 @@ pub mod dossiers;
 pub mod flow;
 pub mod model;
 pub mod module;
+pub mod reminders;
 pub mod signing;
 pub mod web;
 

@@ -181,10 +181,14 @@ pub enum ActionKind {
     DemandeAvis,
     Avis,
     Fin,
+    /// The document was opened by someone who acts at a step that asks for reading.
+    Lecture,
+    /// An administrator gave the current step to someone else.
+    Reattribution,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 11] = [
+    pub const ALL: [ActionKind; 13] = [
         ActionKind::Depot,
         ActionKind::Visa,
         ActionKind::Signature,
@@ -196,6 +200,8 @@ impl ActionKind {
         ActionKind::DemandeAvis,
         ActionKind::Avis,
         ActionKind::Fin,
+        ActionKind::Lecture,
+        ActionKind::Reattribution,
     ];
 
     pub fn code(self) -> &'static str {
@@ -211,6 +217,8 @@ impl ActionKind {
             ActionKind::DemandeAvis => "demande_avis",
             ActionKind::Avis => "avis",
             ActionKind::Fin => "fin",
+            ActionKind::Lecture => "lecture",
+            ActionKind::Reattribution => "reattribution",
         }
     }
 
@@ -231,6 +239,8 @@ impl ActionKind {
             ActionKind::DemandeAvis => "Avis demandé",
             ActionKind::Avis => "Avis donné",
             ActionKind::Fin => "Circuit terminé",
+            ActionKind::Lecture => "Document lu",
+            ActionKind::Reattribution => "Étape réattribuée",
         }
     }
 

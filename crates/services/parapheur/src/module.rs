@@ -14,17 +14,26 @@ use bouquet_webkit::{
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::flow;
-use crate::web::{api, dossier, inbox, send, settings};
+use crate::web::{api, dossier, inbox, send, settings, verify};
 
 pub static MIGRATIONS: MigrationSet = MigrationSet {
     owner: "parapheur",
-    migrations: &[bouquet_store::migrate::Migration {
-        version: 1,
-        name: "parapheur",
-        sql: bouquet_store::migrate::MigrationSql::Both(include_str!(
-            "../migrations/0001_parapheur.sql"
-        )),
-    }],
+    migrations: &[
+        bouquet_store::migrate::Migration {
+            version: 1,
+            name: "parapheur",
+            sql: bouquet_store::migrate::MigrationSql::Both(include_str!(
+                "../migrations/0001_parapheur.sql"
+            )),
+        },
+        bouquet_store::migrate::Migration {
+            version: 2,
+            name: "reminders",
+            sql: bouquet_store::migrate::MigrationSql::Both(include_str!(
+                "../migrations/0002_reminders.sql"
+            )),
+        },
+    ],
 };
 
 pub struct ParapheurModule;
@@ -59,6 +68,9 @@ impl Module for ParapheurModule {
             .route("/dossiers/{id}/rejeter", post(dossier::reject))
             .route("/dossiers/{id}/annoter", post(dossier::annotate))
             .route("/dossiers/{id}/reprendre", post(dossier::take_back))
+            .route("/dossiers/{id}/reattribuer", post(dossier::reassign))
+            .route("/dossiers/{id}/avis-demande", post(dossier::ask_opinion))
+            .route("/dossiers/{id}/avis", post(dossier::give_opinion))
             .route("/dossiers/{id}/document", get(dossier::document))
             .route("/dossiers/{id}/original", get(dossier::original))
             .route("/dossiers/{id}/bordereau", get(dossier::bordereau))
@@ -78,6 +90,30 @@ impl Module for ParapheurModule {
                 get(settings::certificates).post(settings::certificates_import),
             )
             .route("/certificats/demo", post(settings::certificates_demo))
+            .route(
+                "/recapitulatif",
+                get(crate::reminders::digest_form).post(crate::reminders::digest_save),
+            )
+            .route(
+                "/verifier",
+                get(verify::form)
+                    .post(verify::check)
+                    .layer(DefaultBodyLimit::max(flow::MAX_FILE + 2 * 1024 * 1024)),
+            )
+    }
+
+    fn register_jobs(&self, registry: &mut bouquet_store::worker::Registry) {
+        registry.handle(
+            crate::reminders::KIND,
+            std::sync::Arc::new(crate::reminders::Reminders),
+        );
+    }
+
+    fn schedules(&self) -> Vec<bouquet_webkit::module::Schedule> {
+        vec![bouquet_webkit::module::Schedule {
+            kind: crate::reminders::KIND,
+            every: jiff::SignedDuration::from_hours(24),
+        }]
     }
 
     fn org_api(&self) -> OpenApiRouter<AppState> {
@@ -166,6 +202,16 @@ impl Module for ParapheurModule {
                 "Le dossier est rejeté : la personne qui l'a déposé est prévenue."
             }
             "parapheur-annote" => "L'annotation est enregistrée.",
+            "parapheur-recapitulatif" => {
+                "Votre choix pour le récapitulatif quotidien est enregistré."
+            }
+            "parapheur-avis-demande" => "L'avis est demandé : la personne a reçu un courriel.",
+            "parapheur-avis-donne" => {
+                "Votre avis est enregistré : la personne qui l'a demandé est prévenue."
+            }
+            "parapheur-reattribue" => {
+                "L'étape est réattribuée : la personne choisie a reçu un courriel."
+            }
             "parapheur-repris" => "Votre action est reprise : le dossier vous attend à nouveau.",
             "parapheur-circuit-cree" => {
                 "Le circuit est créé : il est proposé à l'envoi d'un document."

@@ -6,6 +6,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use bouquet_kernel::AppError;
+use bouquet_kernel::policy::Action;
 use bouquet_store::blobs::owner_key;
 use bouquet_store::orgs;
 use bouquet_webkit::forms::{CsrfMultipart, Fields, FormPairs, UploadError};
@@ -19,6 +20,7 @@ use crate::flow::{self, InFile, Person};
 use crate::model::{ActionKind, Actor, DocumentKind, Status, StepKind, doc_type_label, step_state};
 
 pub struct StepLine {
+    pub reading: bool,
     pub number: i64,
     pub kind: &'static str,
     pub who: String,
@@ -65,6 +67,14 @@ pub struct DossierPage {
     pub my_kind: String,
     pub on_behalf: Option<String>,
     pub can_take_back: bool,
+    /// The current step asks me to open the document first, and I have not yet.
+    pub must_read: bool,
+    /// An administrator may give the current step to someone else: its people.
+    pub reassign_to: Vec<(String, String)>,
+    /// People I may ask for an opinion (when it is my turn).
+    pub opinion_from: Vec<(String, String)>,
+    /// Someone asked me for an opinion: their name.
+    pub opinion_asked_by: Option<String>,
     pub f: Fields,
     pub upload_action: String,
 }
@@ -120,6 +130,7 @@ pub async fn page_for(
             None
         };
         step_lines.push(StepLine {
+            reading: s.reading_required,
             number: s.position + 1,
             kind: s.kind().label(),
             who: who_label(&s.actors()?, &people),
@@ -177,6 +188,41 @@ pub async fn page_for(
         })
         .collect();
     let can_take_back = dossiers::undoable(&d, &actions, user).is_some();
+    let must_read = turn.as_ref().is_some_and(|(s, _)| {
+        s.reading_required && !dossiers::has_read(&actions, s.position, user)
+    });
+    let opinion_asked_by = (d.status() == Status::EnCours)
+        .then(|| dossiers::open_opinion(&actions, user).map(|(_, name)| name))
+        .flatten();
+    let opinion_from = if turn.is_some() {
+        let mut conn = p.db.read().await?;
+        dossiers::people(&mut conn, ctx.org_id)
+            .await?
+            .into_iter()
+            .filter(|h| h.user_id != me_str)
+            .map(|h| (h.user_id, h.display_name))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let current = steps
+        .iter()
+        .find(|s| s.position == d.current_step && s.state == step_state::ACTIVE);
+    let reassign_to = match current {
+        Some(s)
+            if d.status() == Status::EnCours
+                && s.org_id == ctx.org.id
+                && ctx.can(Action::ManageSettings) =>
+        {
+            let mut conn = p.db.read().await?;
+            dossiers::people(&mut conn, ctx.org_id)
+                .await?
+                .into_iter()
+                .map(|h| (h.user_id, h.display_name))
+                .collect()
+        }
+        _ => Vec::new(),
+    };
     Ok(DossierPage {
         chrome: chrome(page, ctx, &d.title, f.has_errors(), &[]),
         status: d.status().label(),
@@ -201,6 +247,10 @@ pub async fn page_for(
             .as_ref()
             .and_then(|(_, c)| c.on_behalf.as_ref().map(|o| o.1.clone())),
         can_take_back,
+        must_read,
+        reassign_to,
+        opinion_from,
+        opinion_asked_by,
         upload_action: format!(
             "{base}/signature-papier?_csrf={}",
             super::inbox::url_escape(&page.csrf)
@@ -467,6 +517,118 @@ pub async fn take_back(
     }
 }
 
+/// `avis_de` (a person of the organisation), `question`: asks for an opinion.
+pub async fn ask_opinion(
+    page: PageCtx,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+    pairs: FormPairs,
+) -> WebResult<Response> {
+    ctx.require(USE)?;
+    let p = &page.state.platform;
+    let d = dossier_of(p, &ctx, &id).await?;
+    let to = {
+        let mut conn = p.db.read().await?;
+        dossiers::people(&mut conn, ctx.org_id)
+            .await?
+            .into_iter()
+            .find(|h| h.user_id == pairs.get("avis_de"))
+    };
+    let Some(to) = to else {
+        return again(
+            &page,
+            &ctx,
+            &id,
+            "avis_de",
+            WebError(AppError::invalid(
+                "avis_de",
+                "Choisissez la personne dont vous voulez l'avis.",
+            )),
+        )
+        .await;
+    };
+    let who = Person {
+        id: me(&ctx),
+        name: my_name(&ctx),
+    };
+    match flow::ask_opinion(p, &d, who, &today(p, &ctx), &to, pairs.get("question")).await {
+        Ok(()) => Ok(done(&page, &ctx, &id, "parapheur-avis-demande")),
+        Err(e) => again(&page, &ctx, &id, "avis_de", e.into()).await,
+    }
+}
+
+/// `avis`: gives the opinion I was asked for.
+pub async fn give_opinion(
+    page: PageCtx,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+    pairs: FormPairs,
+) -> WebResult<Response> {
+    ctx.require(USE)?;
+    let p = &page.state.platform;
+    let d = dossier_of(p, &ctx, &id).await?;
+    let who = Person {
+        id: me(&ctx),
+        name: my_name(&ctx),
+    };
+    match flow::give_opinion(p, &d, who, pairs.get("avis")).await {
+        Ok(()) => Ok(done(&page, &ctx, &id, "parapheur-avis-donne")),
+        Err(e) => again(&page, &ctx, &id, "avis", e.into()).await,
+    }
+}
+
+/// `version`, `personne`: an administrator gives the current step to one person.
+pub async fn reassign(
+    page: PageCtx,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+    pairs: FormPairs,
+) -> WebResult<Response> {
+    ctx.require(Action::ManageSettings)?;
+    let p = &page.state.platform;
+    let d = dossier_of(p, &ctx, &id).await?;
+    let to = {
+        let mut conn = p.db.read().await?;
+        dossiers::people(&mut conn, ctx.org_id)
+            .await?
+            .into_iter()
+            .find(|h| h.user_id == pairs.get("personne"))
+    };
+    let Some(to) = to else {
+        return again(
+            &page,
+            &ctx,
+            &id,
+            "personne",
+            WebError(AppError::invalid(
+                "personne",
+                "Choisissez une personne de votre organisation.",
+            )),
+        )
+        .await;
+    };
+    let steps = {
+        let mut conn = p.db.read().await?;
+        dossiers::steps(&mut conn, &d.id).await?
+    };
+    if !steps
+        .iter()
+        .any(|s| s.position == d.current_step && s.org_id == ctx.org.id)
+    {
+        return Err(WebError(AppError::Forbidden(
+            "L'étape en cours appartient à une autre organisation.".into(),
+        )));
+    }
+    let who = Person {
+        id: me(&ctx),
+        name: my_name(&ctx),
+    };
+    match flow::reassign(p, &d, version(&pairs), &to, who).await {
+        Ok(()) => Ok(done(&page, &ctx, &id, "parapheur-reattribue")),
+        Err(e) => again(&page, &ctx, &id, "personne", e.into()).await,
+    }
+}
+
 fn media_type(d: &DossierRow) -> &'static str {
     match d.kind() {
         DocumentKind::Pdf => "application/pdf",
@@ -493,6 +655,11 @@ pub async fn document(
     ctx.require(USE)?;
     let p = &page.state.platform;
     let d = dossier_of(p, &ctx, &id).await?;
+    let who = Person {
+        id: me(&ctx),
+        name: my_name(&ctx),
+    };
+    flow::opened(p, &d, who, &today(p, &ctx)).await?;
     let name = if d.status() == Status::Termine && d.kind() == DocumentKind::Pdf {
         signed_name(&d.document_name)
     } else {

@@ -101,7 +101,10 @@ async fn page_for(
     let mut lines = Vec::new();
     for d in rows.into_iter().take(PAGE as usize) {
         let turn = flow::my_turn(&mut conn, &d, user, &day).await?;
-        if folder == Folder::ToDo && turn.is_none() {
+        let opinion = folder == Folder::ToDo
+            && turn.is_none()
+            && dossiers::open_opinion(&dossiers::actions(&mut conn, &d.id).await?, user).is_some();
+        if folder == Folder::ToDo && turn.is_none() && !opinion {
             continue;
         }
         let kind = turn.as_ref().map(|(s, _)| s.kind());
@@ -111,7 +114,9 @@ async fn page_for(
             doc_type: doc_type_label(&d.doc_type).to_owned(),
             status: d.status().label(),
             updated: views::at(d.updated_at, &ctx.tz),
-            todo: kind.map(StepKind::verb),
+            todo: kind
+                .map(StepKind::verb)
+                .or(opinion.then_some("Donner un avis")),
             on_behalf: turn
                 .as_ref()
                 .and_then(|(_, c)| c.on_behalf.as_ref().map(|o| o.1.clone())),

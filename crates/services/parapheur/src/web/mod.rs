@@ -5,6 +5,7 @@
 //! - [`dossier`]: one dossier, its documents, its circuit and history, and the actions.
 //! - [`send`]: sending a new dossier into a circuit.
 //! - [`settings`]: circuits, absences (delegations) and certificates.
+//! - [`verify`]: the French report on any signed file.
 //! - [`api`]: `/api/v1/o/{siren}/parapheur/…` and the built-in time-stamping authority.
 
 pub mod api;
@@ -12,6 +13,7 @@ pub mod dossier;
 pub mod inbox;
 pub mod send;
 pub mod settings;
+pub mod verify;
 
 use bouquet_kernel::policy::Action;
 use bouquet_kernel::{AppError, Service, UserId};

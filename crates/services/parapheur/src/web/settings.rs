@@ -36,6 +36,7 @@ pub struct StepRowForm {
     pub people: Vec<(String, String, bool)>,
     pub title: String,
     pub other_org: String,
+    pub reading: bool,
 }
 
 #[derive(Template)]
@@ -127,6 +128,7 @@ async fn circuits_page(
                     })
                     .collect(),
                 title: get(format!("etape{n}_titre")),
+                reading: get(format!("etape{n}_lecture")) == "oui",
                 other_org: get(format!("etape{n}_organisation")),
             }
         })
@@ -207,7 +209,7 @@ fn steps_from(pairs: &FormPairs, people: &[dossiers::Holder]) -> Result<Vec<Step
         steps.push(StepDef {
             kind,
             mode,
-            reading_required: false,
+            reading_required: pairs.get(&format!("etape{n}_lecture")) == "oui",
             actors,
             org_siren,
         });
