@@ -501,12 +501,15 @@ pub fn verify_detached_digest(
         };
     }
 
+    // The certificate is judged at a time nobody could choose: the verified time-stamp, else
+    // the verification time the caller gives; the signer's own claimed time only when the
+    // caller asks for it by giving no time (as pyHanko's `--validation-time claimed`).
     let reference_time = report
         .timestamp
         .as_ref()
         .map(|(t, _)| *t)
-        .or(report.claimed_time)
-        .or(at);
+        .or(at)
+        .or(report.claimed_time);
     report.certificate = match (&signer.certificate, reference_time) {
         (None, _) => Check::Failed("Le certificat du signataire n'est pas joint.".into()),
         _ if anchors.is_empty() => Check::NotChecked("aucune autorité de confiance fournie".into()),

@@ -1302,6 +1302,29 @@ pub const THROTTLE_WINDOW: SignedDuration = SignedDuration::from_mins(15);
 /// `max` attempts were already counted in the current window. The count is taken and read in
 /// one statement, *before* the password is checked, so that attempts sent in parallel cannot
 /// all slip under the limit. A successful sign-in then calls [`throttle_forgive`].
+/// Seconds to wait when `key` has failed more than `max` times in the current window (read
+/// only: nothing is counted).
+pub async fn throttled(
+    h: &mut impl Handle,
+    now: Timestamp,
+    key: &str,
+    max: i32,
+) -> StoreResult<Option<u64>> {
+    let now_us = to_micros(now);
+    let window_us = i64::try_from(THROTTLE_WINDOW.as_micros()).unwrap_or(i64::MAX);
+    let row: Option<(i64, i32)> = run!(h, |c| {
+        sqlx::query_as("SELECT window_start, failures FROM login_throttle WHERE key = $1")
+            .bind(key)
+            .fetch_optional(c)
+            .await
+    })?;
+    Ok(row.and_then(|(start, failures)| {
+        let end = start.saturating_add(window_us);
+        (failures > max && end > now_us)
+            .then(|| u64::try_from((end - now_us + 999_999) / 1_000_000).unwrap_or(u64::MAX))
+    }))
+}
+
 pub async fn throttle_attempt(
     tx: &mut Tx,
     now: Timestamp,

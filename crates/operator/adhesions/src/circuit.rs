@@ -79,6 +79,53 @@ pub async fn send(
         ))
         .into());
     }
+    // Claimed first: two clicks send one dossier; a failed sending frees it again.
+    let claimed =
+        p.db.atomically(async |tx| engagements::claim_for_circuit(tx, now, org, id).await)
+            .await?;
+    if !claimed {
+        return Err(AppError::Conflict(
+            "Ce document vient d'être envoyé dans le parapheur.".into(),
+        )
+        .into());
+    }
+    let dossier = match submit_engagement(p, member, &engagement, &operator, sender).await {
+        Ok(dossier) => dossier,
+        Err(e) => {
+            p.db.atomically(async |tx| engagements::set_circuit(tx, now, org, id, None).await)
+                .await?;
+            return Err(e);
+        }
+    };
+    p.db.atomically(async |tx| {
+        engagements::set_circuit(tx, now, org, id, Some(&dossier)).await?;
+        audit::append(
+            tx,
+            now,
+            NewEvent::new(
+                Some(org),
+                &AuditActor::user(sender.id, sender.name),
+                "engagement.sent_to_circuit",
+                "engagement",
+                id,
+            )
+            .details(json!({ "reference": engagement.reference, "dossier": dossier })),
+        )
+        .await
+    })
+    .await?;
+    Ok(dossier)
+}
+
+/// The dossier of the engagement's prepared PDF, in the two-organisation circuit.
+async fn submit_engagement(
+    p: &Platform,
+    member: &OrgRow,
+    engagement: &engagements::EngagementRow,
+    operator: &OrgRow,
+    sender: Person<'_>,
+) -> StoreResult<String> {
+    let org = member.id()?;
     let generated = engagement
         .generated_sha256
         .clone()
@@ -92,7 +139,7 @@ pub async fn send(
         actors: vec![Actor::Title(actor.to_owned())],
         org_siren,
     };
-    let dossier = flow::submit(
+    flow::submit(
         p,
         member,
         sender,
@@ -113,25 +160,7 @@ pub async fn send(
             source: Some((SOURCE.to_owned(), engagement.id.clone())),
         },
     )
-    .await?;
-    p.db.atomically(async |tx| {
-        engagements::set_circuit(tx, now, org, id, Some(&dossier)).await?;
-        audit::append(
-            tx,
-            now,
-            NewEvent::new(
-                Some(org),
-                &AuditActor::user(sender.id, sender.name),
-                "engagement.sent_to_circuit",
-                "engagement",
-                id,
-            )
-            .details(json!({ "reference": engagement.reference, "dossier": dossier })),
-        )
-        .await
-    })
-    .await?;
-    Ok(dossier)
+    .await
 }
 
 /// Receives the end of a circuit: records the signed document, or frees the engagement.

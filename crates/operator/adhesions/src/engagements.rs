@@ -772,6 +772,27 @@ pub async fn mark_reminded(tx: &mut Tx, now: Timestamp, today: Date, due: &Due) 
     Ok(())
 }
 
+/// Marks the engagement as being sent into the parapheur, unless it already is (or no
+/// longer waits for a signature): false then.
+pub async fn claim_for_circuit(
+    tx: &mut Tx,
+    now: Timestamp,
+    org: OrgId,
+    id: &str,
+) -> StoreResult<bool> {
+    let n = exec!(
+        tx,
+        sqlx::query(
+            "UPDATE engagements SET parapheur_dossier = 'envoi', updated_at = $1
+         WHERE id = $2 AND org_id = $3 AND status = 'a_signer' AND parapheur_dossier IS NULL"
+        )
+        .bind(to_micros(now))
+        .bind(id)
+        .bind(org.to_string())
+    )?;
+    Ok(n == 1)
+}
+
 /// Links (or unlinks, with `None`) the engagement to the parapheur's dossier that carries it.
 pub async fn set_circuit(
     tx: &mut Tx,

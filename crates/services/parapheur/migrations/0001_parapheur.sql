@@ -132,6 +132,5 @@ CREATE TABLE parapheur_pki (
     sealed_root_key TEXT NOT NULL,
     tsa_certificate TEXT NOT NULL,
     sealed_tsa_key TEXT NOT NULL,
-    next_serial BIGINT NOT NULL,
     created_at BIGINT NOT NULL
 );

@@ -52,6 +52,7 @@ pub async fn delegates_today(
     for holder in holders {
         let rows: Vec<(String, String)> = run!(h, |c| sqlx::query_as(
             "SELECT u.id, u.email FROM parapheur_delegations d JOIN users u ON u.id = d.to_user
+             JOIN memberships m ON m.user_id = d.to_user AND m.org_id = d.org_id
              WHERE d.org_id = $1 AND d.from_user = $2 AND d.revoked_at IS NULL AND u.active
                AND d.starts_on <= $3 AND d.ends_on >= $3"
         )

@@ -378,7 +378,7 @@ pub struct Holder {
 }
 
 impl Holder {
-    fn fits(&self, actor: &Actor) -> bool {
+    pub fn fits(&self, actor: &Actor) -> bool {
         match actor {
             Actor::Person(id) => &self.user_id == id,
             Actor::Role(code) => RoleSet::parse(&self.roles)
@@ -455,7 +455,11 @@ pub async fn capacity(
             }));
         }
     }
-    // Delegations to me, in force today, from someone who holds a place here.
+    // Delegations to me, in force today, from someone who holds a place here; only for a
+    // person who belongs to the step's organisation.
+    if !people.iter().any(|p| p.user_id == me) {
+        return Ok(None);
+    }
     let from: Vec<(String,)> = run!(h, |c| sqlx::query_as(
         "SELECT from_user FROM parapheur_delegations
          WHERE org_id = $1 AND to_user = $2 AND revoked_at IS NULL
@@ -516,6 +520,33 @@ pub struct NewAction {
     pub after: Option<String>,
 }
 
+impl NewAction {
+    /// A line of history by `user` that neither acts for a step nor changes the document
+    /// (other fields are set with `NewAction { field, ..NewAction::line(…) }`).
+    pub fn line(
+        position: i64,
+        kind: ActionKind,
+        user: Option<UserId>,
+        label: &str,
+        comment: Option<String>,
+    ) -> Self {
+        NewAction {
+            position,
+            kind,
+            actor_key: None,
+            user,
+            user_label: label.to_owned(),
+            quality: None,
+            on_behalf: None,
+            comment,
+            public: true,
+            certificate: None,
+            before: None,
+            after: None,
+        }
+    }
+}
+
 async fn record(tx: &mut Tx, now: Timestamp, dossier: &str, a: NewAction) -> StoreResult<String> {
     let id = new_id().to_string();
     let seq: i64 = run!(tx, |c| sqlx::query_scalar(
@@ -552,6 +583,8 @@ async fn record(tx: &mut Tx, now: Timestamp, dossier: &str, a: NewAction) -> Sto
 /// Claims the dossier for one action: it must still be in progress at the version the actor
 /// saw. Two people acting at once: the second gets this French error, nothing changed.
 async fn claim(tx: &mut Tx, now: Timestamp, dossier: &DossierRow, seen: i64) -> StoreResult<()> {
+    // What was checked is `dossier`: the version the browser saw must be that one.
+    let seen = if seen == dossier.version { seen } else { -1 };
     let n = exec!(
         tx,
         sqlx::query(
@@ -678,20 +711,7 @@ pub async fn complete_step(
                 tx,
                 now,
                 &dossier.id,
-                NewAction {
-                    position: step.position,
-                    kind: ActionKind::Fin,
-                    actor_key: None,
-                    user: None,
-                    user_label: "Bouquet".into(),
-                    quality: None,
-                    on_behalf: None,
-                    comment: None,
-                    public: true,
-                    certificate: None,
-                    before: None,
-                    after: None,
-                },
+                NewAction::line(step.position, ActionKind::Fin, None, "Bouquet", None),
             )
             .await?;
             Outcome::Finished
@@ -831,18 +851,14 @@ pub async fn annotate(
         now,
         &dossier.id,
         NewAction {
-            position: dossier.current_step,
-            kind: ActionKind::Annotation,
-            actor_key: None,
-            user: Some(user),
-            user_label: label.to_owned(),
-            quality: None,
-            on_behalf: None,
-            comment: Some(text.to_owned()),
             public,
-            certificate: None,
-            before: None,
-            after: None,
+            ..NewAction::line(
+                dossier.current_step,
+                ActionKind::Annotation,
+                Some(user),
+                label,
+                Some(text.to_owned()),
+            )
         },
     )
     .await?;
@@ -856,24 +872,7 @@ pub fn undoable<'a>(
     user: UserId,
 ) -> Option<&'a ActionRow> {
     let me = user.to_string();
-    let last = actions.iter().rev().find(|a| {
-        !a.undone
-            && matches!(
-                a.kind(),
-                Some(
-                    ActionKind::Visa
-                        | ActionKind::Signature
-                        | ActionKind::Cachet
-                        | ActionKind::SignaturePapier
-                        | ActionKind::Fin
-                        | ActionKind::Rejet
-                        | ActionKind::Reprise
-                        | ActionKind::Depot
-                )
-            )
-    })?;
     // Once the circuit has ended, the sender and other modules have been told: no way back.
-    let _ = last;
     if dossier.status() != Status::EnCours {
         return None;
     }
@@ -964,15 +963,12 @@ pub async fn take_back(
         tx,
         now,
         &dossier.id,
-        NewAction {
-            position: action.position,
-            kind: ActionKind::Reprise,
-            actor_key: None,
-            user: Some(user),
-            user_label: label.to_owned(),
-            quality: None,
-            on_behalf: None,
-            comment: Some(format!(
+        NewAction::line(
+            action.position,
+            ActionKind::Reprise,
+            Some(user),
+            label,
+            Some(format!(
                 "{} du {} reprise",
                 ActionKind::parse(&action.kind).map_or("Action", ActionKind::label),
                 bouquet_webkit::views::at(
@@ -980,11 +976,7 @@ pub async fn take_back(
                     &bouquet_kernel::clock::time_zone(bouquet_kernel::org::DEFAULT_TIME_ZONE)
                 )
             )),
-            public: true,
-            certificate: None,
-            before: None,
-            after: None,
-        },
+        ),
     )
     .await?;
     audit::append(
@@ -1099,20 +1091,13 @@ pub async fn give_opinion(
         tx,
         now,
         &dossier.id,
-        NewAction {
-            position: dossier.current_step,
-            kind: ActionKind::Avis,
-            actor_key: None,
-            user: Some(user),
-            user_label: label.to_owned(),
-            quality: None,
-            on_behalf: None,
-            comment: Some(opinion.to_owned()),
-            public: true,
-            certificate: None,
-            before: None,
-            after: None,
-        },
+        NewAction::line(
+            dossier.current_step,
+            ActionKind::Avis,
+            Some(user),
+            label,
+            Some(opinion.to_owned()),
+        ),
     )
     .await?;
     Ok(asker)
@@ -1134,20 +1119,13 @@ pub async fn record_reading(
         tx,
         now,
         &dossier.id,
-        NewAction {
-            position: dossier.current_step,
-            kind: ActionKind::Lecture,
-            actor_key: None,
-            user: Some(user),
-            user_label: label.to_owned(),
-            quality: None,
-            on_behalf: None,
-            comment: None,
-            public: true,
-            certificate: None,
-            before: None,
-            after: None,
-        },
+        NewAction::line(
+            dossier.current_step,
+            ActionKind::Lecture,
+            Some(user),
+            label,
+            None,
+        ),
     )
     .await?;
     Ok(())
@@ -1188,20 +1166,13 @@ pub async fn reassign(
         tx,
         now,
         &dossier.id,
-        NewAction {
-            position: dossier.current_step,
-            kind: ActionKind::Reattribution,
-            actor_key: None,
-            user: Some(admin),
-            user_label: admin_label.to_owned(),
-            quality: None,
-            on_behalf: None,
-            comment: Some(format!("Étape confiée à {}", to.display_name)),
-            public: true,
-            certificate: None,
-            before: None,
-            after: None,
-        },
+        NewAction::line(
+            dossier.current_step,
+            ActionKind::Reattribution,
+            Some(admin),
+            admin_label,
+            Some(format!("Étape confiée à {}", to.display_name)),
+        ),
     )
     .await?;
     audit::append(

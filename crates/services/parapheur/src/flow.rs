@@ -25,7 +25,7 @@ use crate::signing::{self, StampText};
 
 /// Published when a circuit ends, signed or rejected:
 /// `{ "dossier", "source", "source_ref", "status": "termine"|"rejete", "document_sha256",
-///    "bordereau_sha256", "motif" }`.
+///    "document_name", "motif" }` (the bordereau is made just after, and on demand).
 pub const TOPIC_ENDED: &str = "parapheur.dossier.ended";
 
 /// At most 50 MB per document or annex, 200 MB per dossier (a PDF of deliberations with
@@ -93,6 +93,50 @@ pub fn check_document(name: &str, bytes: &[u8]) -> Result<DocumentKind, AppError
     Ok(kind)
 }
 
+/// Refuses a circuit that cannot end: a step where nobody can act today, more than one
+/// electronic signature on a PES flow (a bordereau is signed once), a paper signature on
+/// anything but a PDF.
+async fn check_circuit(
+    p: &Platform,
+    kind: DocumentKind,
+    steps: &[ResolvedStep],
+) -> StoreResult<()> {
+    let signing = steps.iter().filter(|s| s.def.kind.signs()).count();
+    if kind == DocumentKind::Pes && signing > 1 {
+        return Err(app(AppError::invalid(
+            "circuit",
+            "Un flux PES ne peut recevoir qu'une signature électronique : choisissez un circuit avec une seule étape de signature ou de cachet.",
+        )));
+    }
+    if kind != DocumentKind::Pdf
+        && steps
+            .iter()
+            .any(|s| s.def.kind == StepKind::SignaturePapier)
+    {
+        return Err(app(AppError::invalid(
+            "circuit",
+            "La signature papier ne s'applique qu'à un document PDF : choisissez un autre circuit.",
+        )));
+    }
+    let mut conn = p.db.read().await?;
+    for (i, step) in steps.iter().enumerate() {
+        let people = dossiers::people(&mut conn, step.org).await?;
+        if !people
+            .iter()
+            .any(|h| step.def.actors.iter().any(|a| h.fits(a)))
+        {
+            return Err(app(AppError::invalid(
+                "circuit",
+                format!(
+                    "Personne ne peut agir à l'étape {} du circuit (personne ne porte ce titre ou ce rôle) : corrigez le circuit ou les titres des personnes.",
+                    i + 1
+                ),
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Sends a dossier from `org` into a circuit; the people of the first step are told.
 pub async fn submit(
     p: &Platform,
@@ -133,6 +177,7 @@ pub async fn submit(
             });
         }
     }
+    check_circuit(p, kind, &steps).await?;
     let document = store_file(p, org_id, s.document).await?;
     let mut annexes = Vec::new();
     for a in s.annexes {
@@ -298,9 +343,18 @@ pub async fn sign(
             "Vous n'avez pas encore de certificat de signature : ajoutez-le dans « Parapheur › Certificats » (fichier .p12 ou .pfx), ou choisissez la signature papier.".into()
         }))
     })?;
+    if credential_row.not_after() <= p.clock.now() {
+        return Err(app(AppError::Conflict(format!(
+            "Le certificat de signature a expiré le {} : ajoutez-en un nouveau dans « Parapheur › Certificats ». Le dossier n'a pas changé.",
+            bouquet_webkit::views::at(
+                credential_row.not_after,
+                &bouquet_kernel::clock::time_zone(bouquet_kernel::org::DEFAULT_TIME_ZONE)
+            )
+        ))));
+    }
     let credential = credential_row.open(p)?;
     let pki = signing::pki(p).await?;
-    let serial = signing::next_tsa_serial(p).await?;
+    let serial = signing::tsa_serial();
     let org = dossier.org()?;
     let document = p
         .blobs
@@ -414,7 +468,7 @@ pub async fn paper(
         true,
     )
     .await?;
-    if !scan.bytes.starts_with(b"%PDF-") {
+    if bouquet_crypto::pdf::PdfReader::open(&scan.bytes.as_slice()).is_err() {
         return Err(app(AppError::invalid(
             "scan",
             "Déposez le document signé numérisé au format PDF.",
@@ -486,7 +540,7 @@ pub async fn ask_opinion(
     p.db
         .atomically(async |tx| {
             dossiers::ask_opinion(tx, now, dossier, who.id, who.name, to, message).await?;
-            let url = link(p, tx, dossier).await?;
+            let url = link(p, tx, dossier, &to.user_id).await?;
             let mail = Mail {
                 to: to.email.clone(),
                 subject: format!("Avis demandé : {}", dossier.title),
@@ -516,7 +570,7 @@ pub async fn give_opinion(
     p.db
         .atomically(async |tx| {
             let asker = dossiers::give_opinion(tx, now, dossier, who.id, who.name, opinion).await?;
-            let url = link(p, tx, dossier).await?;
+            let url = link(p, tx, dossier, &asker).await?;
             if let Some(email) = email_of(tx, &asker).await? {
                 let mail = Mail {
                     to: email,
@@ -574,7 +628,6 @@ pub async fn reject(
     p.db.atomically(async |tx| {
         dossiers::reject(tx, now, dossier, seen_version, &acting, motive).await?;
         let actions = dossiers::actions(tx, &dossier.id).await?;
-        let url = link(p, tx, dossier).await?;
         let mut told = std::collections::HashSet::new();
         for a in &actions {
             let Some(uid) = a.user_id.as_deref() else { continue };
@@ -582,6 +635,7 @@ pub async fn reject(
                 continue;
             }
             if let Some(email) = email_of(tx, uid).await? {
+                let url = link(p, tx, dossier, uid).await?;
                 mail::queue(
                     tx,
                     now,
@@ -618,13 +672,36 @@ async fn email_of(h: &mut impl Handle, user: &str) -> StoreResult<Option<String>
         .map(|u| u.email))
 }
 
-async fn link(p: &Platform, h: &mut impl Handle, dossier: &DossierRow) -> StoreResult<String> {
-    let org = orgs::get(h, dossier.org()?).await?;
-    Ok(p.settings.link(&format!(
-        "/o/{}/parapheur/dossiers/{}",
-        org.map(|o| o.siren).unwrap_or_default(),
-        dossier.id
-    )))
+/// The dossier's address for `user`: under the dossier's organisation when the person
+/// belongs to it, else under the organisation of a step the person belongs to (a
+/// two-organisation circuit): the page must open for whoever gets the e-mail.
+async fn link(
+    p: &Platform,
+    h: &mut impl Handle,
+    dossier: &DossierRow,
+    user: &str,
+) -> StoreResult<String> {
+    let siren: Option<String> = bouquet_store::run!(h, |c| {
+        sqlx::query_scalar(
+        "SELECT o.siren FROM organisations o JOIN memberships m ON m.org_id = o.id AND m.user_id = $2
+         WHERE o.id = $1 OR o.id IN (SELECT s.org_id FROM parapheur_steps s WHERE s.dossier_id = $3)
+         ORDER BY CASE WHEN o.id = $1 THEN 0 ELSE 1 END LIMIT 1"
+    )
+    .bind(&dossier.org_id)
+    .bind(user)
+    .bind(&dossier.id)
+    .fetch_optional(c)
+    .await
+    })?;
+    let siren = match siren {
+        Some(s) => s,
+        None => orgs::get(h, dossier.org()?)
+            .await?
+            .map(|o| o.siren)
+            .unwrap_or_default(),
+    };
+    Ok(p.settings
+        .link(&format!("/o/{siren}/parapheur/dossiers/{}", dossier.id)))
 }
 
 /// Tells the people of step `position` (and those who act for them today) that the dossier
@@ -699,7 +776,7 @@ async fn after(
         Outcome::NextStep(next) => notify_step(tx, p, now, dossier, *next).await,
         Outcome::Finished => {
             let sender = email_of(tx, &dossier.created_by).await?;
-            let url = link(p, tx, dossier).await?;
+            let url = link(p, tx, dossier, &dossier.created_by).await?;
             if let Some(email) = sender {
                 mail::queue(
                     tx,
@@ -755,9 +832,13 @@ async fn publish_end(
 }
 
 /// After the transaction: the bordereau of a finished dossier.
+/// The action is committed: a bordereau that fails now is made again when it is first asked
+/// for (see `web::dossier::bordereau`), so this never fails the action.
 async fn finish(p: &Platform, dossier: &DossierRow, outcome: &Outcome) -> StoreResult<()> {
-    if *outcome == Outcome::Finished {
-        crate::bordereau::make(p, &dossier.id, dossier.org()?).await?;
+    if *outcome == Outcome::Finished
+        && let Err(e) = crate::bordereau::make(p, &dossier.id, dossier.org()?).await
+    {
+        tracing::warn!(dossier = %dossier.id, error = %e, "bordereau not made yet");
     }
     p.wake_workers();
     Ok(())

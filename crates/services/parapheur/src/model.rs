@@ -282,9 +282,9 @@ impl DocumentKind {
 
     pub fn format_label(self) -> &'static str {
         match self {
-            DocumentKind::Pdf => "PAdES (signature dans le PDF)",
-            DocumentKind::Pes => "XAdES (flux PES signé pour Hélios)",
-            DocumentKind::Other => "CAdES (fichier de signature .p7s joint)",
+            DocumentKind::Pdf => "Signature dans le PDF (PAdES)",
+            DocumentKind::Pes => "Flux comptable signé pour Hélios (XAdES)",
+            DocumentKind::Other => "Fichier de signature joint, .p7s (CAdES)",
         }
     }
 

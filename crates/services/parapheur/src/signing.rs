@@ -5,8 +5,9 @@
 //!   platform's key and the row's id ([`master_key`]), opened only for the time of one
 //!   signature, never logged.
 //! - The demo PKI ("AC Bouquet démo") and the built-in time-stamping authority live in
-//!   `parapheur_pki`, created on first use. An external TSA can be named instead
-//!   (`BOUQUET_TSA_URL`).
+//!   `parapheur_pki`, created on first use and kept open in memory. Signatures are
+//!   time-stamped by that authority; a client for an external (qualified) authority is not
+//!   written yet.
 //! - [`sign_document`] makes the signature the document's kind needs: PAdES B-T inside a
 //!   PDF (with a visible stamp), XAdES enveloped on each PES bordereau, CAdES detached for
 //!   any other file. It is pure computation, run on a blocking thread by the caller.
@@ -24,6 +25,9 @@ use bouquet_kernel::{AppError, OrgId, UserId};
 use bouquet_store::audit::{self, AuditActor, NewEvent};
 use bouquet_store::db::{Handle, Tx};
 use bouquet_store::{Platform, StoreError, StoreResult, exec, run};
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -214,8 +218,25 @@ struct PkiRow {
 
 const PKI_ID: &str = "demo";
 
-/// Loads the PKI, creating it on first use.
-pub async fn pki(p: &Platform) -> StoreResult<Pki> {
+/// The PKI of each platform (by its key), opened once per process: opening it decrypts and
+/// parses two RSA keys, which would cost more than the time-stamp itself.
+static OPENED: std::sync::LazyLock<std::sync::Mutex<HashMap<String, Arc<Pki>>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// The PKI, created on first use, then kept open in memory.
+pub async fn pki(p: &Platform) -> StoreResult<Arc<Pki>> {
+    let key = p.keys.audit_key_id.clone();
+    if let Some(pki) = OPENED.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return Ok(pki);
+    }
+    let pki = Arc::new(load_pki(p).await?);
+    if let Ok(mut m) = OPENED.lock() {
+        m.insert(key, pki.clone());
+    }
+    Ok(pki)
+}
+
+async fn load_pki(p: &Platform) -> StoreResult<Pki> {
     let row: Option<PkiRow> = {
         let mut conn = p.db.read().await?;
         run!(&mut conn, |c| {
@@ -266,8 +287,8 @@ async fn create_pki(p: &Platform) -> StoreResult<PkiRow> {
     let mut tx = p.db.begin().await?;
     // Two nodes may race on first use: the first row wins, the other is read back.
     exec!(&mut tx, sqlx::query(
-        "INSERT INTO parapheur_pki (id, root_certificate, sealed_root_key, tsa_certificate, sealed_tsa_key, next_serial, created_at)
-         VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT (id) DO NOTHING"
+        "INSERT INTO parapheur_pki (id, root_certificate, sealed_root_key, tsa_certificate, sealed_tsa_key, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING"
     )
     .bind(PKI_ID)
     .bind(&row.root_certificate)
@@ -287,19 +308,10 @@ async fn create_pki(p: &Platform) -> StoreResult<PkiRow> {
     })?)
 }
 
-/// The next serial number of the time-stamping authority.
-pub async fn next_tsa_serial(p: &Platform) -> StoreResult<u64> {
-    let mut tx = p.db.begin().await?;
-    let serial: i64 = run!(&mut tx, |c| {
-        sqlx::query_scalar(
-        "UPDATE parapheur_pki SET next_serial = next_serial + 1 WHERE id = $1 RETURNING next_serial - 1"
-    )
-    .bind(PKI_ID)
-    .fetch_one(c)
-    .await
-    })?;
-    tx.commit().await?;
-    Ok(serial.max(1) as u64)
+/// A serial number for a time-stamp token: random (64 bits), so that several nodes need no
+/// shared counter and no write per token (RFC 3161 asks only that it be unique).
+pub fn tsa_serial() -> u64 {
+    rand::random::<u64>() >> 1 | 1
 }
 
 /// Gives a demo certificate, from "AC Bouquet démo", to a person (or the organisation's seal).

@@ -17,10 +17,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{USE, dossier_of, me, my_name};
+use super::{USE, dossier_of, me, person};
 use crate::circuits;
 use crate::dossiers::{self, DossierRow, Folder, ListFilter};
-use crate::flow::{self, InFile, Person, Submission};
+use crate::flow::{self, InFile, Submission};
 use crate::model::{ActionKind, DOC_TYPES, Status};
 use crate::signing;
 
@@ -266,10 +266,7 @@ pub async fn create(
     let id = flow::submit(
         p,
         &ctx.org,
-        Person {
-            id: me(&ctx),
-            name: my_name(&ctx),
-        },
+        person(&ctx),
         Submission {
             title: fields.get("title").to_owned(),
             doc_type: fields.get("doc_type").to_owned(),
@@ -319,6 +316,10 @@ pub async fn circuit_list(
 /// The built-in time-stamping authority (RFC 3161 over HTTP).
 pub async fn timestamp(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let p = &state.platform;
+    // The built-in authority signs with the demo PKI: a production platform names a real one.
+    if !p.settings.demo {
+        return WebError(AppError::NotFound).into_response();
+    }
     let is_query = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -332,7 +333,7 @@ pub async fn timestamp(State(state): State<AppState>, headers: HeaderMap, body: 
     }
     let result = async {
         let pki = signing::pki(p).await?;
-        let serial = signing::next_tsa_serial(p).await?;
+        let serial = signing::tsa_serial();
         let now = p.clock.now();
         let body = body.to_vec();
         tokio::task::spawn_blocking(move || pki.tsa.respond(&body, now, serial))

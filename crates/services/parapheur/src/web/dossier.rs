@@ -13,10 +13,10 @@ use bouquet_webkit::forms::{CsrfMultipart, Fields, FormPairs, UploadError};
 use bouquet_webkit::layout::{Chrome, render_status, see_other};
 use bouquet_webkit::{OrgCtx, PageCtx, WebError, WebResult, download, flash, render, views};
 
-use super::inbox::password_ok;
-use super::{USE, chrome, dossier_of, me, my_name, size, today};
+use super::inbox::confirm_identity;
+use super::{USE, chrome, dossier_of, me, my_name, person, size, today};
 use crate::dossiers::{self, Capacity, DossierRow, StepRow};
-use crate::flow::{self, InFile, Person};
+use crate::flow::{self, InFile};
 use crate::model::{ActionKind, Actor, DocumentKind, Status, StepKind, doc_type_label, step_state};
 
 pub struct StepLine {
@@ -71,6 +71,8 @@ pub struct DossierPage {
     pub must_read: bool,
     /// An administrator may give the current step to someone else: its people.
     pub reassign_to: Vec<(String, String)>,
+    /// What the signing form says happens.
+    pub sign_hint: &'static str,
     /// People I may ask for an opinion (when it is my turn).
     pub opinion_from: Vec<(String, String)>,
     /// Someone asked me for an opinion: their name.
@@ -251,6 +253,17 @@ pub async fn page_for(
         reassign_to,
         opinion_from,
         opinion_asked_by,
+        sign_hint: match (turn.as_ref().map(|(s, _)| s.kind()), d.kind()) {
+            (Some(StepKind::Cachet), _) => {
+                "Le cachet est apposé avec le certificat de l'organisation, et la date est garantie par un horodatage."
+            }
+            (_, DocumentKind::Pes) => {
+                "Chaque bordereau du flux est signé avec votre certificat, comme Hélios le demande."
+            }
+            _ => {
+                "Votre signature est apposée avec votre certificat, et la date est garantie par un horodatage."
+            }
+        },
         upload_action: format!(
             "{base}/signature-papier?_csrf={}",
             super::inbox::url_escape(&page.csrf)
@@ -306,6 +319,22 @@ fn done(page: &PageCtx, ctx: &OrgCtx, id: &str, code: &str) -> Response {
     )
 }
 
+/// Back to the dossier with the notice `code` when `r` worked; the page again, with the error
+/// at `field` and the dossier unchanged, when it did not.
+async fn answer(
+    page: &PageCtx,
+    ctx: &OrgCtx,
+    id: &str,
+    field: &str,
+    code: &str,
+    r: bouquet_store::StoreResult<()>,
+) -> WebResult<Response> {
+    match r {
+        Ok(()) => Ok(done(page, ctx, id, code)),
+        Err(e) => again(page, ctx, id, field, e.into()).await,
+    }
+}
+
 fn version(pairs: &FormPairs) -> i64 {
     pairs.get("version").parse().unwrap_or(-1)
 }
@@ -320,15 +349,19 @@ pub async fn visa(
     ctx.require(USE)?;
     let p = &page.state.platform;
     let d = dossier_of(p, &ctx, &id).await?;
-    let who = Person {
-        id: me(&ctx),
-        name: my_name(&ctx),
-    };
+    let who = person(&ctx);
     let comment = pairs.get("commentaire");
-    match flow::visa(p, &d, version(&pairs), who, &today(p, &ctx), Some(comment)).await {
-        Ok(_) => Ok(done(&page, &ctx, &id, "parapheur-vise")),
-        Err(e) => again(&page, &ctx, &id, "action", e.into()).await,
-    }
+    answer(
+        &page,
+        &ctx,
+        &id,
+        "action",
+        "parapheur-vise",
+        flow::visa(p, &d, version(&pairs), who, &today(p, &ctx), Some(comment))
+            .await
+            .map(|_| ()),
+    )
+    .await
 }
 
 /// `version`, `mot_de_passe`: signs (or seals) after the person confirmed who they are.
@@ -341,27 +374,28 @@ pub async fn sign(
     ctx.require(USE)?;
     let p = &page.state.platform;
     let d = dossier_of(p, &ctx, &id).await?;
-    if !password_ok(&ctx, pairs.get("mot_de_passe")) {
+    if let Err(message) = confirm_identity(p, &ctx, pairs.get("mot_de_passe")).await? {
         return again(
             &page,
             &ctx,
             &id,
             "mot_de_passe",
-            WebError(AppError::invalid(
-                "mot_de_passe",
-                "Le mot de passe n'est pas le bon : confirmez votre identité pour signer.",
-            )),
+            WebError(AppError::invalid("mot_de_passe", message)),
         )
         .await;
     }
-    let who = Person {
-        id: me(&ctx),
-        name: my_name(&ctx),
-    };
-    match flow::sign(p, &d, version(&pairs), who, &today(p, &ctx)).await {
-        Ok(_) => Ok(done(&page, &ctx, &id, "parapheur-signe")),
-        Err(e) => again(&page, &ctx, &id, "action", e.into()).await,
-    }
+    let who = person(&ctx);
+    answer(
+        &page,
+        &ctx,
+        &id,
+        "action",
+        "parapheur-signe",
+        flow::sign(p, &d, version(&pairs), who, &today(p, &ctx))
+            .await
+            .map(|_| ()),
+    )
+    .await
 }
 
 /// `version`, `scan` (PDF): the paper signature's scan.
@@ -411,27 +445,29 @@ pub async fn paper(
         )
         .await;
     };
-    let who = Person {
-        id: me(&ctx),
-        name: my_name(&ctx),
-    };
+    let who = person(&ctx);
     let seen = upload.fields.get("version").parse().unwrap_or(-1);
-    match flow::paper(
-        p,
-        &d,
-        seen,
-        who,
-        &today(p, &ctx),
-        InFile {
-            name: scan.name,
-            bytes: scan.bytes,
-        },
+    answer(
+        &page,
+        &ctx,
+        &id,
+        "scan",
+        "parapheur-signe",
+        flow::paper(
+            p,
+            &d,
+            seen,
+            who,
+            &today(p, &ctx),
+            InFile {
+                name: scan.name,
+                bytes: scan.bytes,
+            },
+        )
+        .await
+        .map(|_| ()),
     )
     .await
-    {
-        Ok(_) => Ok(done(&page, &ctx, &id, "parapheur-signe")),
-        Err(e) => again(&page, &ctx, &id, "scan", e.into()).await,
-    }
 }
 
 /// `version`, `motif`.
@@ -444,23 +480,25 @@ pub async fn reject(
     ctx.require(USE)?;
     let p = &page.state.platform;
     let d = dossier_of(p, &ctx, &id).await?;
-    let who = Person {
-        id: me(&ctx),
-        name: my_name(&ctx),
-    };
-    match flow::reject(
-        p,
-        &d,
-        version(&pairs),
-        who,
-        &today(p, &ctx),
-        pairs.get("motif"),
+    let who = person(&ctx);
+    answer(
+        &page,
+        &ctx,
+        &id,
+        "motif",
+        "parapheur-rejete",
+        flow::reject(
+            p,
+            &d,
+            version(&pairs),
+            who,
+            &today(p, &ctx),
+            pairs.get("motif"),
+        )
+        .await
+        .map(|_| ()),
     )
     .await
-    {
-        Ok(()) => Ok(done(&page, &ctx, &id, "parapheur-rejete")),
-        Err(e) => again(&page, &ctx, &id, "motif", e.into()).await,
-    }
 }
 
 /// `annotation`, `visibilite=publique|privee`.
@@ -489,10 +527,15 @@ pub async fn annotate(
             .await
         })
         .await;
-    match r {
-        Ok(()) => Ok(done(&page, &ctx, &id, "parapheur-annote")),
-        Err(e) => again(&page, &ctx, &id, "annotation", e.into()).await,
-    }
+    answer(
+        &page,
+        &ctx,
+        &id,
+        "annotation",
+        "parapheur-annote",
+        r.map(|_| ()),
+    )
+    .await
 }
 
 /// `version`: takes back my last visa or signature, if nobody acted since.
@@ -511,10 +554,15 @@ pub async fn take_back(
             dossiers::take_back(tx, now, &d, version(&pairs), me(&ctx), my_name(&ctx)).await
         })
         .await;
-    match r {
-        Ok(()) => Ok(done(&page, &ctx, &id, "parapheur-repris")),
-        Err(e) => again(&page, &ctx, &id, "action", e.into()).await,
-    }
+    answer(
+        &page,
+        &ctx,
+        &id,
+        "action",
+        "parapheur-repris",
+        r.map(|_| ()),
+    )
+    .await
 }
 
 /// `avis_de` (a person of the organisation), `question`: asks for an opinion.
@@ -547,14 +595,18 @@ pub async fn ask_opinion(
         )
         .await;
     };
-    let who = Person {
-        id: me(&ctx),
-        name: my_name(&ctx),
-    };
-    match flow::ask_opinion(p, &d, who, &today(p, &ctx), &to, pairs.get("question")).await {
-        Ok(()) => Ok(done(&page, &ctx, &id, "parapheur-avis-demande")),
-        Err(e) => again(&page, &ctx, &id, "avis_de", e.into()).await,
-    }
+    let who = person(&ctx);
+    answer(
+        &page,
+        &ctx,
+        &id,
+        "avis_de",
+        "parapheur-avis-demande",
+        flow::ask_opinion(p, &d, who, &today(p, &ctx), &to, pairs.get("question"))
+            .await
+            .map(|_| ()),
+    )
+    .await
 }
 
 /// `avis`: gives the opinion I was asked for.
@@ -567,14 +619,18 @@ pub async fn give_opinion(
     ctx.require(USE)?;
     let p = &page.state.platform;
     let d = dossier_of(p, &ctx, &id).await?;
-    let who = Person {
-        id: me(&ctx),
-        name: my_name(&ctx),
-    };
-    match flow::give_opinion(p, &d, who, pairs.get("avis")).await {
-        Ok(()) => Ok(done(&page, &ctx, &id, "parapheur-avis-donne")),
-        Err(e) => again(&page, &ctx, &id, "avis", e.into()).await,
-    }
+    let who = person(&ctx);
+    answer(
+        &page,
+        &ctx,
+        &id,
+        "avis",
+        "parapheur-avis-donne",
+        flow::give_opinion(p, &d, who, pairs.get("avis"))
+            .await
+            .map(|_| ()),
+    )
+    .await
 }
 
 /// `version`, `personne`: an administrator gives the current step to one person.
@@ -619,14 +675,18 @@ pub async fn reassign(
             "L'étape en cours appartient à une autre organisation.".into(),
         )));
     }
-    let who = Person {
-        id: me(&ctx),
-        name: my_name(&ctx),
-    };
-    match flow::reassign(p, &d, version(&pairs), &to, who).await {
-        Ok(()) => Ok(done(&page, &ctx, &id, "parapheur-reattribue")),
-        Err(e) => again(&page, &ctx, &id, "personne", e.into()).await,
-    }
+    let who = person(&ctx);
+    answer(
+        &page,
+        &ctx,
+        &id,
+        "personne",
+        "parapheur-reattribue",
+        flow::reassign(p, &d, version(&pairs), &to, who)
+            .await
+            .map(|_| ()),
+    )
+    .await
 }
 
 fn media_type(d: &DossierRow) -> &'static str {
@@ -655,10 +715,7 @@ pub async fn document(
     ctx.require(USE)?;
     let p = &page.state.platform;
     let d = dossier_of(p, &ctx, &id).await?;
-    let who = Person {
-        id: me(&ctx),
-        name: my_name(&ctx),
-    };
+    let who = person(&ctx);
     flow::opened(p, &d, who, &today(p, &ctx)).await?;
     let name = if d.status() == Status::Termine && d.kind() == DocumentKind::Pdf {
         signed_name(&d.document_name)
@@ -711,10 +768,14 @@ pub async fn bordereau(
     ctx.require(USE)?;
     let p = &page.state.platform;
     let d = dossier_of(p, &ctx, &id).await?;
-    let sha = d
-        .bordereau_sha256
-        .clone()
-        .ok_or(WebError(AppError::NotFound))?;
+    // Made when the circuit ended; made now if that failed then.
+    let sha = match (&d.bordereau_sha256, d.status()) {
+        (Some(sha), _) => sha.clone(),
+        (None, Status::Termine | Status::Rejete) => {
+            crate::bordereau::make(p, &d.id, d.org()?).await?
+        }
+        (None, Status::EnCours) => return Err(WebError(AppError::NotFound)),
+    };
     download::blob(
         &p.blobs,
         &owner_key(Some(d.org()?)),

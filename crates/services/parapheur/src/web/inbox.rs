@@ -10,9 +10,9 @@ use bouquet_webkit::layout::{Chrome, render_status};
 use bouquet_webkit::{OrgCtx, PageCtx, WebResult, render, views};
 use serde::Deserialize;
 
-use super::{USE, chrome, me, my_name, today};
+use super::{USE, chrome, me, person, today};
 use crate::dossiers::{self, DossierRow, Folder, ListFilter};
-use crate::flow::{self, Person};
+use crate::flow;
 use crate::model::{Status, StepKind, doc_type_label};
 
 const PAGE: i64 = 50;
@@ -216,11 +216,8 @@ pub async fn batch(page: PageCtx, ctx: OrgCtx, pairs: FormPairs) -> WebResult<Re
     if ids.is_empty() {
         f.error("dossier", "Cochez au moins un dossier à viser ou signer.");
     }
-    if !password_ok(&ctx, pairs.get("mot_de_passe")) {
-        f.error(
-            "mot_de_passe",
-            "Le mot de passe n'est pas le bon : confirmez votre identité pour signer.",
-        );
+    if let Err(message) = confirm_identity(p, &ctx, pairs.get("mot_de_passe")).await? {
+        f.error("mot_de_passe", message);
     }
     if f.has_errors() {
         return render_status(
@@ -228,10 +225,7 @@ pub async fn batch(page: PageCtx, ctx: OrgCtx, pairs: FormPairs) -> WebResult<Re
             &page_for(&page, &ctx, &ListQuery::default(), f).await?,
         );
     }
-    let who = Person {
-        id: me(&ctx),
-        name: my_name(&ctx),
-    };
+    let who = person(&ctx);
     let day = today(p, &ctx);
     let mut results = Vec::new();
     for id in ids.iter().take(100) {
@@ -257,11 +251,7 @@ pub async fn batch(page: PageCtx, ctx: OrgCtx, pairs: FormPairs) -> WebResult<Re
                 };
                 match r {
                     Ok(done) => (title, done.to_owned(), kind.is_some()),
-                    Err(e) => (
-                        title,
-                        bouquet_webkit::WebError::from(e).0.to_string(),
-                        false,
-                    ),
+                    Err(e) => (title, french(bouquet_webkit::WebError::from(e).0), false),
                 }
             }
             Err(_) => (
@@ -284,13 +274,57 @@ pub async fn batch(page: PageCtx, ctx: OrgCtx, pairs: FormPairs) -> WebResult<Re
     })
 }
 
-/// The person confirms who they are before signing: their password again.
-pub fn password_ok(ctx: &OrgCtx, password: &str) -> bool {
-    !password.is_empty()
-        && ctx
-            .identity
-            .user
-            .password_hash
-            .as_deref()
-            .is_some_and(|h| accounts::verify_password(password, h))
+/// The French reason of a refusal, as one sentence.
+fn french(e: bouquet_kernel::AppError) -> String {
+    match e {
+        bouquet_kernel::AppError::Invalid(errors) => errors
+            .into_iter()
+            .next()
+            .map_or_else(String::new, |f| f.message),
+        other => other.to_string(),
+    }
+}
+
+/// At most this many wrong passwords before signing, per person, in the throttle window.
+const SIGN_ATTEMPTS: i32 = 5;
+
+/// The person confirms who they are before signing: their password again. Wrong passwords are
+/// counted (five per quarter of an hour, then a wait); the hash is checked off the async
+/// threads. `Ok(Err(message))` is a refusal to show at the field.
+pub async fn confirm_identity(
+    p: &bouquet_store::Platform,
+    ctx: &OrgCtx,
+    password: &str,
+) -> WebResult<Result<(), String>> {
+    let Some(hash) = ctx.identity.user.password_hash.clone() else {
+        return Ok(Err(
+            "Votre compte n'a pas encore de mot de passe : choisissez-en un dans « Mon profil », puis signez."
+                .into(),
+        ));
+    };
+    let key = format!("signature:{}", ctx.identity.user_id);
+    let now = p.clock.now();
+    let wait = {
+        let mut conn = p.db.read().await?;
+        accounts::throttled(&mut conn, now, &key, SIGN_ATTEMPTS).await?
+    };
+    if let Some(secs) = wait {
+        return Ok(Err(format!(
+            "Trop de mots de passe erronés : pour votre sécurité, réessayez dans {} minute(s).",
+            secs.div_ceil(60)
+        )));
+    }
+    let password = password.to_owned();
+    let ok = !password.is_empty()
+        && tokio::task::spawn_blocking(move || accounts::verify_password(&password, &hash))
+            .await
+            .unwrap_or(false);
+    if ok {
+        return Ok(Ok(()));
+    }
+    p.db.atomically(async |tx| accounts::throttle_attempt(tx, now, &key, SIGN_ATTEMPTS).await)
+        .await?;
+    Ok(Err(
+        "Le mot de passe n'est pas le bon : confirmez votre identité pour signer.".into(),
+    ))
 }

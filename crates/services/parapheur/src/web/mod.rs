@@ -53,6 +53,14 @@ pub fn me(ctx: &OrgCtx) -> UserId {
     ctx.identity.user_id
 }
 
+/// The signed-in person, as the parapheur's operations take them.
+pub fn person(ctx: &OrgCtx) -> crate::flow::Person<'_> {
+    crate::flow::Person {
+        id: me(ctx),
+        name: my_name(ctx),
+    }
+}
+
 /// The signed-in person's name, as actions record it.
 pub fn my_name(ctx: &OrgCtx) -> &str {
     &ctx.identity.user.display_name

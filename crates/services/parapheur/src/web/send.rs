@@ -8,9 +8,9 @@ use bouquet_webkit::forms::{CsrfMultipart, Fields, UploadError};
 use bouquet_webkit::layout::{Chrome, render_status, see_other};
 use bouquet_webkit::{OrgCtx, PageCtx, WebError, WebResult, flash, render};
 
-use super::{USE, chrome, me, my_name};
+use super::{USE, chrome, person};
 use crate::circuits;
-use crate::flow::{self, InFile, Person, Submission};
+use crate::flow::{self, InFile, Submission};
 use crate::model::DOC_TYPES;
 
 #[derive(Template)]
@@ -149,10 +149,7 @@ pub async fn send(page: PageCtx, ctx: OrgCtx, form: CsrfMultipart) -> WebResult<
         annexes,
         source: None,
     };
-    let who = Person {
-        id: me(&ctx),
-        name: my_name(&ctx),
-    };
+    let who = person(&ctx);
     match flow::submit(p, &ctx.org, who, submission).await {
         Ok(id) => Ok(flash::set(
             see_other(&ctx.href(&format!("/parapheur/dossiers/{id}"))),
