@@ -170,7 +170,7 @@ echo "Objectif (Bouquet ≥ 20 × pyHanko) : séquentiel ${r_seq}×, $THREADS fi
 echo "Limite de la machine : openssl speed rsa2048 = ${rsa:-?} signatures/s sur un cœur (B-T : 2 signatures RSA par document, celle du signataire et celle de la TSA)"
 echo "Bouquet séquentiel, ms par document : $(sed 's/^PROFILE //; s/wall_ms_per_doc=/total /; s/_ms=/ /g' <<<"$seq_profile")"
 tsa_cost=$("$BENCH" tsa-cost)
-echo "TSA intégrée, en mémoire (ms par requête) : réponse signée $(field "$tsa_cost" respond_ms), rechargement des clés scellées $(field "$tsa_cost" reload_keys_ms) (le serveur le refait à chaque requête)"
+echo "TSA intégrée, en mémoire (ms par requête) : réponse signée $(field "$tsa_cost" respond_ms), rechargement des clés scellées $(field "$tsa_cost" reload_keys_ms) (le serveur garde désormais sa PKI ouverte : ce coût n'est payé qu'une fois)"
 echo "Validation (pyHanko) : $v_py"
 echo "Validation (pyHanko, CACHED_KEY=1) : $(validate "$WORK/out-pyhanko-cached/$first")"
 echo "Validation (Bouquet) : $v_bq"
