@@ -87,6 +87,7 @@ pub async fn open_platform(
         }),
         operator_name: config.operator_name(),
         trust_proxy: config.trust_proxy,
+        tsa_url: config.tsa_url.clone(),
     };
     let platform = Platform {
         db,

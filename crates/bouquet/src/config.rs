@@ -81,6 +81,10 @@ pub struct ServeArgs {
     /// Take the client address from X-Forwarded-For (only behind your own reverse proxy).
     #[arg(long, env = "BOUQUET_TRUST_PROXY")]
     pub trust_proxy: bool,
+    /// Time-stamping authority of the signatures (RFC 3161 over HTTP, `http://…`); without
+    /// it, the built-in demo authority time-stamps.
+    #[arg(long, env = "BOUQUET_TSA_URL")]
+    pub tsa_url: Option<url::Url>,
 }
 
 /// Everything the application needs; built from the arguments, or by tests.
@@ -97,6 +101,7 @@ pub struct Config {
     pub operator_name: Option<String>,
     pub workers: usize,
     pub trust_proxy: bool,
+    pub tsa_url: Option<url::Url>,
     pub clock: SharedClock,
     pub max_connections: u32,
 }
@@ -136,6 +141,7 @@ impl Config {
             operator_name: None,
             workers: 2,
             trust_proxy: false,
+            tsa_url: None,
             clock: Arc::new(SystemClock),
             max_connections: 10,
         };
@@ -148,6 +154,7 @@ impl Config {
             config.operator_name = s.operator_name.clone();
             config.workers = s.workers;
             config.trust_proxy = s.trust_proxy;
+            config.tsa_url = s.tsa_url.clone();
         }
         config
     }

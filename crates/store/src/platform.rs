@@ -25,6 +25,9 @@ pub struct PlatformSettings {
     pub operator_name: String,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy you run).
     pub trust_proxy: bool,
+    /// The time-stamping authority of signatures (RFC 3161 over HTTP); `None`: the built-in
+    /// demo authority.
+    pub tsa_url: Option<url::Url>,
 }
 
 impl PlatformSettings {

@@ -67,6 +67,7 @@ pub fn config(dir: &std::path::Path, database_url: String, clock: Arc<ManualCloc
         operator_name: None,
         workers: 0,
         trust_proxy: false,
+        tsa_url: None,
         clock,
         max_connections: 5,
     }
@@ -147,11 +148,22 @@ pub async fn spawn_app_with(
     modules: Vec<Arc<dyn bouquet_webkit::Module>>,
     demo: bool,
 ) -> TestApp {
+    spawn_app_configured(engine, modules, demo, |_| {}).await
+}
+
+/// A server whose configuration `tweak` adjusts first (e.g. an external TSA).
+pub async fn spawn_app_configured(
+    engine: Engine,
+    modules: Vec<Arc<dyn bouquet_webkit::Module>>,
+    demo: bool,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = fresh_database(engine, dir.path()).await;
     let clock = Arc::new(ManualClock::new(start_time()));
     let mut cfg = config(dir.path(), url, clock.clone());
     cfg.demo = true;
+    tweak(&mut cfg);
     let app = Application::build(cfg.clone(), modules.clone())
         .await
         .expect("application");

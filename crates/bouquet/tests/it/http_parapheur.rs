@@ -1658,3 +1658,112 @@ async fn the_maire_asks_the_secretary_for_an_opinion() {
     // The dossier still waits for the maire's signature.
     assert!(has(&page, "À vous d'agir : signer"));
 }
+
+#[tokio::test]
+async fn an_external_time_stamping_authority_over_http() {
+    // Another Bouquet serves as the external authority (its built-in TSA over HTTP).
+    let authority = spawn_app().await;
+    let tsa_url: url::Url = authority.url("/api/v1/horodatage").parse().unwrap();
+    let app = crate::helpers::spawn_app_configured(
+        bouquet_store::Engine::Sqlite,
+        bouquet::modules(),
+        true,
+        |cfg| cfg.tsa_url = Some(tsa_url),
+    )
+    .await;
+    let maire = app.login("maire@commune.demo").await;
+    let id = dossier_id(&app, DEMO_TITLE).await;
+    let r = act(
+        &app,
+        &maire,
+        ARBRISSEL,
+        &id,
+        "signer",
+        &[("mot_de_passe", "bouquet-demo")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let pdf = maire
+        .get(app.url(&format!("{}/document", dossier_path(ARBRISSEL, &id))))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    // The signer chains to this platform's root, the time-stamp to the authority's.
+    let dir = tempfile::tempdir().unwrap();
+    let own = reqwest::get(app.url("/ac-bouquet-demo.pem"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let theirs = reqwest::get(authority.url("/ac-bouquet-demo.pem"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_ne!(own, theirs);
+    let own = write(dir.path(), "own.pem", own.as_bytes());
+    let theirs = write(dir.path(), "theirs.pem", theirs.as_bytes());
+    let path = write(dir.path(), "signe.pdf", &pdf);
+    let out = Command::new("pyhanko")
+        .args([
+            "sign",
+            "validate",
+            "--pretty-print",
+            "--no-revocation-check",
+            "--trust",
+            &own,
+            "--trust",
+            &theirs,
+            "--trust-replace",
+            &path,
+        ])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    // The time-stamp is the authority's: it checks with its root, not with this platform's.
+    let der =
+        |pem: &str| bouquet_crypto::cms::parse_pem_or_der(&std::fs::read(pem).unwrap()).unwrap();
+    let now = app.platform.clock.now();
+    let both = bouquet_crypto::pades::verify(&pdf.as_ref(), &[der(&own), der(&theirs)], Some(now))
+        .unwrap();
+    assert!(
+        both[0].is_valid() && both[0].timestamp_check.is_ok(),
+        "{both:?}"
+    );
+    let own_only = bouquet_crypto::pades::verify(&pdf.as_ref(), &[der(&own)], Some(now)).unwrap();
+    assert!(!own_only[0].timestamp_check.is_ok(), "{own_only:?}");
+
+    // The authority unreachable: a French error, nothing signed.
+    let down = crate::helpers::spawn_app_configured(
+        bouquet_store::Engine::Sqlite,
+        bouquet::modules(),
+        true,
+        |cfg| cfg.tsa_url = Some("http://127.0.0.1:9/horodatage".parse().unwrap()),
+    )
+    .await;
+    let maire = down.login("maire@commune.demo").await;
+    let id = dossier_id(&down, DEMO_TITLE).await;
+    let r = act(
+        &down,
+        &maire,
+        ARBRISSEL,
+        &id,
+        "signer",
+        &[("mot_de_passe", "bouquet-demo")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let page = body(r).await;
+    assert!(
+        has(&page, "ne répond pas correctement") && has(&page, "Le dossier n'a pas changé"),
+        "{page}"
+    );
+    let (_, page) = text(&maire, down.url(&dossier_path(ARBRISSEL, &id))).await;
+    assert!(has(&page, "À vous d'agir : signer"));
+}

@@ -353,8 +353,13 @@ pub async fn sign(
         ))));
     }
     let credential = credential_row.open(p)?;
-    let pki = signing::pki(p).await?;
-    let serial = signing::tsa_serial();
+    let timestamper = match &p.settings.tsa_url {
+        Some(url) => signing::Timestamper::Http(url.clone()),
+        None => signing::Timestamper::BuiltIn {
+            pki: signing::pki(p).await?,
+            now: p.clock.now(),
+        },
+    };
     let org = dossier.org()?;
     let document = p
         .blobs
@@ -378,7 +383,7 @@ pub async fn sign(
     };
     let kind = dossier.kind();
     let signed = tokio::task::spawn_blocking(move || {
-        signing::sign_document(kind, &document, &credential, &stamp, now, &pki.tsa, serial)
+        signing::sign_document(kind, &document, &credential, &stamp, now, &timestamper)
     })
     .await
     .map_err(|e| StoreError::Corrupt(e.to_string()))?

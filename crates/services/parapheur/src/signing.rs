@@ -6,8 +6,8 @@
 //!   signature, never logged.
 //! - The demo PKI ("AC Bouquet démo") and the built-in time-stamping authority live in
 //!   `parapheur_pki`, created on first use and kept open in memory. Signatures are
-//!   time-stamped by that authority; a client for an external (qualified) authority is not
-//!   written yet.
+//!   time-stamped by the authority the configuration names (`--tsa-url`, RFC 3161 over
+//!   HTTP), else by that built-in one ([`Timestamper`]).
 //! - [`sign_document`] makes the signature the document's kind needs: PAdES B-T inside a
 //!   PDF (with a visible stamp), XAdES enveloped on each PES bordereau, CAdES detached for
 //!   any other file. It is pure computation, run on a blocking thread by the caller.
@@ -18,7 +18,7 @@ use bouquet_crypto::keys::{Credential, SigningKey, open_private_key, seal_privat
 use bouquet_crypto::pki::{DemoPki, PersonSubject, certificate_info};
 use bouquet_crypto::report::CertificateInfo;
 use bouquet_crypto::tsa::BuiltInTsa;
-use bouquet_crypto::{CryptoError, cms, pades, xades};
+use bouquet_crypto::{CryptoError, cms, pades, tsa, xades};
 use bouquet_kernel::clock::{from_micros, to_micros};
 use bouquet_kernel::ids::new_id;
 use bouquet_kernel::{AppError, OrgId, UserId};
@@ -409,26 +409,107 @@ impl Signed {
     }
 }
 
-/// Signs `document` with `credential`, time-stamped by `tsa` (B-T) — pure computation.
+/// Who time-stamps the signatures.
+pub enum Timestamper {
+    /// The built-in demo authority, in process.
+    BuiltIn { pki: Arc<Pki>, now: Timestamp },
+    /// An authority over HTTP (RFC 3161: `application/timestamp-query`).
+    Http(url::Url),
+}
+
+impl Timestamper {
+    /// The time-stamp token of `imprint` (SHA-256), checked against the request.
+    pub fn token(&self, imprint: &[u8; 32]) -> Result<Vec<u8>, CryptoError> {
+        let nonce = tsa_serial();
+        let request = tsa::request_der(imprint, nonce)?;
+        let response = match self {
+            Timestamper::BuiltIn { pki, now } => pki.tsa.respond(&request, *now, tsa_serial())?,
+            Timestamper::Http(url) => http_post(url, &request)?,
+        };
+        tsa::token_from_response(&response, imprint, nonce)
+    }
+}
+
+/// POST `body` to an `http://` time-stamping authority, on a blocking thread (the caller's).
+fn http_post(url: &url::Url, body: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    use std::io::{Read, Write};
+    let unreachable = |why: &str| {
+        CryptoError::Invalid(format!(
+            "L'autorité d'horodatage ({}) ne répond pas correctement ({why}) : la signature n'a pas été faite, réessayez dans quelques minutes.",
+            url.host_str().unwrap_or("?")
+        ))
+    };
+    if url.scheme() != "http" {
+        return Err(unreachable(
+            "seules les adresses http:// sont prises en charge",
+        ));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| unreachable("adresse sans hôte"))?;
+    let port = url.port_or_known_default().unwrap_or(80);
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .map_err(|_| unreachable("hôte inconnu"))?
+        .next()
+        .ok_or_else(|| unreachable("hôte inconnu"))?;
+    let timeout = std::time::Duration::from_secs(10);
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)
+        .map_err(|_| unreachable("connexion impossible"))?;
+    stream.set_read_timeout(Some(timeout)).ok();
+    stream.set_write_timeout(Some(timeout)).ok();
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/timestamp-query\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(body))
+        .map_err(|_| unreachable("envoi impossible"))?;
+    let mut reply = Vec::new();
+    stream
+        .take(1024 * 1024)
+        .read_to_end(&mut reply)
+        .map_err(|_| unreachable("réponse interrompue"))?;
+    let split = reply
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| unreachable("réponse illisible"))?;
+    let head = String::from_utf8_lossy(&reply[..split]).to_lowercase();
+    if !head.starts_with("http/1.1 200") && !head.starts_with("http/1.0 200") {
+        return Err(unreachable(head.lines().next().unwrap_or_default()));
+    }
+    if head.contains("transfer-encoding: chunked") {
+        return Err(unreachable(
+            "réponse découpée (chunked) non prise en charge",
+        ));
+    }
+    Ok(reply[split + 4..].to_vec())
+}
+
+/// Signs `document` with `credential`, time-stamped by `timestamper` (B-T; XAdES for PES is
+/// B-B) — computation and, for an HTTP authority, one blocking request: run it off the async
+/// threads.
 pub fn sign_document(
     kind: DocumentKind,
     document: &[u8],
     credential: &Credential,
     stamp: &StampText,
     now: Timestamp,
-    tsa: &BuiltInTsa,
-    tsa_serial: u64,
+    timestamper: &Timestamper,
 ) -> Result<Signed, CryptoError> {
     let certificate = certificate_info(&credential.certificate)?;
     let timestamped = |digest: &[u8; 32], signing_time: Option<Timestamp>| {
-        cms::sign_detached_digest_with_tsa(
-            credential,
-            digest,
-            &cms::SignOptions { signing_time },
-            tsa,
-            now,
-            tsa_serial,
-        )
+        let signed =
+            cms::sign_detached_digest(credential, digest, &cms::SignOptions { signing_time })?;
+        let imprint: [u8; 32] = {
+            use sha2::Digest;
+            sha2::Sha256::digest(cms::signature_value(&signed)?).into()
+        };
+        cms::add_signature_timestamp(&signed, &timestamper.token(&imprint)?)
     };
     let (document, detached) = match kind {
         DocumentKind::Pdf => {
