@@ -1767,3 +1767,103 @@ async fn an_external_time_stamping_authority_over_http() {
     let (_, page) = text(&maire, down.url(&dossier_path(ARBRISSEL, &id))).await;
     assert!(has(&page, "À vous d'agir : signer"));
 }
+
+#[tokio::test]
+async fn a_signature_taken_back_restores_the_document_its_size_and_removes_its_p7s() {
+    let app = spawn_app().await;
+    let agent = app.login("agent@commune.demo").await;
+    let maire = app.login("maire@commune.demo").await;
+    // A two-step circuit so that taking back is still possible after the maire signs.
+    let r = app
+        .post_form(
+            &agent,
+            &format!("/o/{ARBRISSEL}/parapheur/circuits"),
+            &[
+                ("nom", "Maire puis visa"),
+                ("etape1_type", "signature"),
+                ("etape1_titre", "Maire"),
+                ("etape2_type", "visa"),
+                ("etape2_titre", "Secrétaire de mairie"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let state = |id: String| {
+        let app = &app;
+        async move {
+            let mut conn = app.platform.db.read().await.unwrap();
+            let row: (String, i64, i64) = bouquet_store::run!(&mut conn, |c| sqlx::query_as(
+                "SELECT current_sha256, current_size, (SELECT COUNT(*) FROM parapheur_files f WHERE f.dossier_id = d.id AND f.role = 'signature') FROM parapheur_dossiers d WHERE id = $1"
+            )
+            .bind(&id)
+            .fetch_one(c)
+            .await)
+            .unwrap();
+            row
+        }
+    };
+    // CAdES: the .p7s goes with the signature taken back.
+    let note = b"Note de service.\n".to_vec();
+    let id = send_file(
+        &app,
+        &agent,
+        "Maire puis visa",
+        "Note de service",
+        "note.txt",
+        "courrier",
+        note.clone(),
+    )
+    .await;
+    let before = state(id.clone()).await;
+    let r = act(
+        &app,
+        &maire,
+        ARBRISSEL,
+        &id,
+        "signer",
+        &[("mot_de_passe", "bouquet-demo")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(state(id.clone()).await.2, 1);
+    let r = act(&app, &maire, ARBRISSEL, &id, "reprendre", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(state(id.clone()).await, before);
+    // PAdES: the PDF and its size come back.
+    let pdf = a_pdf("Arrêté 2026-12");
+    let id = send_file(
+        &app,
+        &agent,
+        "Maire puis visa",
+        "Arrêté 2026-12",
+        "arrete.pdf",
+        "arrete",
+        pdf.clone(),
+    )
+    .await;
+    let before = state(id.clone()).await;
+    assert_eq!(before.1, pdf.len() as i64);
+    let r = act(
+        &app,
+        &maire,
+        ARBRISSEL,
+        &id,
+        "signer",
+        &[("mot_de_passe", "bouquet-demo")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_ne!(state(id.clone()).await.1, before.1);
+    let r = act(&app, &maire, ARBRISSEL, &id, "reprendre", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(state(id.clone()).await, before);
+    let got = maire
+        .get(app.url(&format!("{}/document", dossier_path(ARBRISSEL, &id))))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(got.as_ref(), pdf.as_slice());
+}

@@ -86,6 +86,7 @@ CREATE TABLE parapheur_actions (
     public BOOLEAN NOT NULL,
     certificate TEXT,
     before_sha256 TEXT,
+    before_size BIGINT,
     after_sha256 TEXT,
     undone BOOLEAN NOT NULL,
     at BIGINT NOT NULL

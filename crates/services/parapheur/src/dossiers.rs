@@ -119,6 +119,7 @@ pub struct ActionRow {
     pub public: bool,
     pub certificate: Option<String>,
     pub before_sha256: Option<String>,
+    pub before_size: Option<i64>,
     pub after_sha256: Option<String>,
     pub undone: bool,
     pub at: i64,
@@ -255,18 +256,8 @@ pub async fn create(tx: &mut Tx, now: Timestamp, d: &NewDossier<'_>) -> StoreRes
         now,
         &id,
         NewAction {
-            position: 0,
-            kind: ActionKind::Depot,
-            actor_key: None,
-            user: Some(d.sender),
-            user_label: d.sender_label.to_owned(),
-            quality: None,
-            on_behalf: None,
-            comment: None,
-            public: true,
-            certificate: None,
-            before: None,
             after: Some(d.document.sha256.clone()),
+            ..NewAction::line(0, ActionKind::Depot, Some(d.sender), d.sender_label, None)
         },
     )
     .await?;
@@ -343,7 +334,7 @@ pub async fn actions(h: &mut impl Handle, dossier: &str) -> StoreResult<Vec<Acti
     Ok(run!(h, |c| {
         sqlx::query_as(
         "SELECT id, position, seq, kind, actor_key, user_id, user_label, quality, on_behalf_id, on_behalf_label, comment,
-                public, certificate, before_sha256, after_sha256, undone, at
+                public, certificate, before_sha256, before_size, after_sha256, undone, at
          FROM parapheur_actions WHERE dossier_id = $1 ORDER BY seq"
     )
     .bind(dossier)
@@ -517,6 +508,8 @@ pub struct NewAction {
     pub public: bool,
     pub certificate: Option<Value>,
     pub before: Option<String>,
+    /// The size of the document before this action, when it changed it.
+    pub before_size: Option<i64>,
     pub after: Option<String>,
 }
 
@@ -542,6 +535,7 @@ impl NewAction {
             public: true,
             certificate: None,
             before: None,
+            before_size: None,
             after: None,
         }
     }
@@ -557,8 +551,8 @@ async fn record(tx: &mut Tx, now: Timestamp, dossier: &str, a: NewAction) -> Sto
     .await)?;
     exec!(tx, sqlx::query(
         "INSERT INTO parapheur_actions (id, dossier_id, position, seq, kind, actor_key, user_id, user_label, quality,
-            on_behalf_id, on_behalf_label, comment, public, certificate, before_sha256, after_sha256, undone, at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, FALSE, $17)"
+            on_behalf_id, on_behalf_label, comment, public, certificate, before_sha256, before_size, after_sha256, undone, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, FALSE, $18)"
     )
     .bind(&id)
     .bind(dossier)
@@ -575,6 +569,7 @@ async fn record(tx: &mut Tx, now: Timestamp, dossier: &str, a: NewAction) -> Sto
     .bind(a.public)
     .bind(a.certificate.map(|c| c.to_string()))
     .bind(a.before)
+    .bind(a.before_size)
     .bind(a.after)
     .bind(to_micros(now)))?;
     Ok(id)
@@ -677,6 +672,7 @@ pub async fn complete_step(
             public: true,
             certificate,
             before: after.as_ref().map(|_| dossier.current_sha256.clone()),
+            before_size: after.as_ref().map(|_| dossier.current_size),
             after,
         },
     )
@@ -804,6 +800,7 @@ pub async fn reject(
             public: true,
             certificate: None,
             before: None,
+            before_size: None,
             after: None,
         },
     )
@@ -931,22 +928,23 @@ pub async fn take_back(
         .into());
     }
     if let Some(before) = &action.before_sha256 {
-        let size: Option<i64> = run!(tx, |c| sqlx::query_scalar(
-            "SELECT current_size FROM parapheur_dossiers WHERE id = $1"
-        )
-        .bind(&dossier.id)
-        .fetch_optional(c)
-        .await)?;
+        let size = action.before_size.unwrap_or(dossier.current_size);
         exec!(
             tx,
             sqlx::query(
                 "UPDATE parapheur_dossiers SET current_sha256 = $1, current_size = $2 WHERE id = $3"
             )
             .bind(before)
-            .bind(size.unwrap_or(0))
+            .bind(size)
             .bind(&dossier.id)
         )?;
     }
+    // A CAdES signature taken back: its `.p7s`, joined by the same transaction, goes too.
+    exec!(tx, sqlx::query(
+        "DELETE FROM parapheur_files WHERE dossier_id = $1 AND role = 'signature' AND created_at = $2"
+    )
+    .bind(&dossier.id)
+    .bind(action.at))?;
     exec!(tx, sqlx::query(
         "UPDATE parapheur_actions SET undone = TRUE WHERE dossier_id = $1 AND (id = $2 OR (kind = 'fin' AND seq > $3))"
     )
@@ -1038,6 +1036,7 @@ pub async fn ask_opinion(
             public: true,
             certificate: None,
             before: None,
+            before_size: None,
             after: None,
         },
     )
