@@ -58,6 +58,12 @@ pub struct Submission {
     pub source: Option<(String, String)>,
 }
 
+/// An e-mail of the parapheur: `body` between the greeting and the notice that a machine sent
+/// it.
+pub fn letter(body: &str) -> String {
+    format!("Bonjour,\n\n{body}\n\nCe message est envoyé automatiquement par le parapheur.")
+}
+
 fn app(e: AppError) -> StoreError {
     StoreError::App(e)
 }
@@ -549,12 +555,12 @@ pub async fn ask_opinion(
             let mail = Mail {
                 to: to.email.clone(),
                 subject: format!("Avis demandé : {}", dossier.title),
-                text: format!(
-                    "Bonjour,\n\n{} vous demande votre avis sur le dossier « {} ».\n\n{}\n\nDonnez-le sur la page du dossier : {url}\n\nCe message est envoyé automatiquement par le parapheur.",
+                text: letter(&format!(
+                    "{} vous demande votre avis sur le dossier « {} ».\n\n{}\n\nDonnez-le sur la page du dossier : {url}",
                     who.name,
                     dossier.title,
                     message.trim()
-                ),
+                )),
             };
             mail::queue(tx, now, &mail).await?;
             Ok(())
@@ -572,26 +578,25 @@ pub async fn give_opinion(
     opinion: &str,
 ) -> StoreResult<()> {
     let now = p.clock.now();
-    p.db
-        .atomically(async |tx| {
-            let asker = dossiers::give_opinion(tx, now, dossier, who.id, who.name, opinion).await?;
-            let url = link(p, tx, dossier, &asker).await?;
-            if let Some(email) = email_of(tx, &asker).await? {
-                let mail = Mail {
-                    to: email,
-                    subject: format!("Avis donné : {}", dossier.title),
-                    text: format!(
-                        "Bonjour,\n\n{} a donné son avis sur le dossier « {} » :\n\n{}\n\n{url}\n\nCe message est envoyé automatiquement par le parapheur.",
-                        who.name,
-                        dossier.title,
-                        opinion.trim()
-                    ),
-                };
-                mail::queue(tx, now, &mail).await?;
-            }
-            Ok(())
-        })
-        .await?;
+    p.db.atomically(async |tx| {
+        let asker = dossiers::give_opinion(tx, now, dossier, who.id, who.name, opinion).await?;
+        let url = link(p, tx, dossier, &asker).await?;
+        if let Some(email) = email_of(tx, &asker).await? {
+            let mail = Mail {
+                to: email,
+                subject: format!("Avis donné : {}", dossier.title),
+                text: letter(&format!(
+                    "{} a donné son avis sur le dossier « {} » :\n\n{}\n\n{url}",
+                    who.name,
+                    dossier.title,
+                    opinion.trim()
+                )),
+            };
+            mail::queue(tx, now, &mail).await?;
+        }
+        Ok(())
+    })
+    .await?;
     p.wake_workers();
     Ok(())
 }
@@ -635,7 +640,9 @@ pub async fn reject(
         let actions = dossiers::actions(tx, &dossier.id).await?;
         let mut told = std::collections::HashSet::new();
         for a in &actions {
-            let Some(uid) = a.user_id.as_deref() else { continue };
+            let Some(uid) = a.user_id.as_deref() else {
+                continue;
+            };
             if uid == who.id.to_string() || !told.insert(uid.to_owned()) {
                 continue;
             }
@@ -647,13 +654,13 @@ pub async fn reject(
                     &Mail {
                         to: email,
                         subject: format!("Dossier rejeté : {}", dossier.title),
-                        text: format!(
-                            "Bonjour,\n\n{} a rejeté le dossier « {} ».\n\nMotif : {}\n\nLe dossier : {}\n\nCe message est envoyé automatiquement par le parapheur.",
+                        text: letter(&format!(
+                            "{} a rejeté le dossier « {} ».\n\nMotif : {}\n\nLe dossier : {}",
                             who.name,
                             dossier.title,
                             motive.trim(),
                             url
-                        ),
+                        )),
                     },
                 )
                 .await?;
@@ -756,11 +763,11 @@ async fn notify_step(
             &Mail {
                 to: email,
                 subject: format!("{verb} : {}", dossier.title),
-                text: format!(
-                    "Bonjour,\n\nLe dossier « {} » attend votre action ({}).\n\nOuvrez-le : {url}\n\nVous le trouvez aussi dans « Parapheur › Dossiers à traiter ».\n\nCe message est envoyé automatiquement par le parapheur.",
+                text: letter(&format!(
+                    "Le dossier « {} » attend votre action ({}).\n\nOuvrez-le : {url}\n\nVous le trouvez aussi dans « Parapheur › Dossiers à traiter ».",
                     dossier.title,
                     step.kind().label().to_lowercase(),
-                ),
+                )),
             },
         )
         .await?;
@@ -789,11 +796,11 @@ async fn after(
                     &Mail {
                         to: email,
                         subject: format!("Dossier signé : {}", dossier.title),
-                        text: format!(
-                            "Bonjour,\n\nLe circuit du dossier « {} » est terminé : le document signé et le bordereau de signature sont disponibles.\n\n{}\n\nCe message est envoyé automatiquement par le parapheur.",
+                        text: letter(&format!(
+                            "Le circuit du dossier « {} » est terminé : le document signé et le bordereau de signature sont disponibles.\n\n{}",
                             dossier.title,
                             url
-                        ),
+                        )),
                     },
                 )
                 .await?;

@@ -288,11 +288,11 @@ pub async fn send_reminders(p: &Platform, now: Timestamp) -> StoreResult<usize> 
             .map(|(_, email)| Mail {
                 to: email,
                 subject: format!("Rappel : « {} » attend {awaited} depuis {waited}", dossier.title),
-                text: format!(
-                    "Bonjour,\n\nLe dossier « {} » attend {awaited} depuis {waited} (depuis le {}).\n\nOuvrez-le : {url}\n\nVous le trouvez aussi dans « Parapheur › Dossiers à traiter ».\n\nVous pouvez recevoir chaque jour un seul courriel qui liste les dossiers qui vous attendent : {digest}\n\nCe message est envoyé automatiquement par le parapheur.",
+                text: crate::flow::letter(&format!(
+                    "Le dossier « {} » attend {awaited} depuis {waited} (depuis le {}).\n\nOuvrez-le : {url}\n\nVous le trouvez aussi dans « Parapheur › Dossiers à traiter ».\n\nVous pouvez recevoir chaque jour un seul courriel qui liste les dossiers qui vous attendent : {digest}",
                     dossier.title,
                     date_fr(start),
-                ),
+                )),
             })
             .collect();
         due.push(Reminder {
