@@ -28,8 +28,8 @@ async fn operator_siren(app: &TestApp) -> String {
     .unwrap()
 }
 
-/// The id of the first dossier whose title is `title`.
-async fn dossier_id(app: &TestApp, title: &str) -> String {
+/// The id of the latest dossier whose title is `title`.
+pub(crate) async fn dossier_id(app: &TestApp, title: &str) -> String {
     let mut conn = app.platform.db.read().await.unwrap();
     bouquet_store::run!(&mut conn, |c| sqlx::query_scalar::<_, String>(
         "SELECT id FROM parapheur_dossiers WHERE title = $1 ORDER BY created_at DESC LIMIT 1"

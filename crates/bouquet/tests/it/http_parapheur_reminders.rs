@@ -15,6 +15,7 @@ use jiff::SignedDuration;
 use reqwest::{Client, StatusCode};
 
 use crate::helpers::{TestApp, body, csrf_of, engines, spawn_app, spawn_app_on, text};
+use crate::http_parapheur::dossier_id;
 use crate::tenancy::{Attempt, Caller, Verb, assert_refused};
 
 const ARBRISSEL: &str = "213500051";
@@ -55,17 +56,6 @@ fn digests_to(app: &TestApp, email: &str) -> Vec<SentMail> {
         .into_iter()
         .filter(|m| m.to.contains(email) && m.subject.starts_with("Récapitulatif du parapheur"))
         .collect()
-}
-
-async fn dossier_id(app: &TestApp, title: &str) -> String {
-    let mut conn = app.platform.db.read().await.unwrap();
-    bouquet_store::run!(&mut conn, |c| sqlx::query_scalar::<_, String>(
-        "SELECT id FROM parapheur_dossiers WHERE title = $1 ORDER BY created_at DESC LIMIT 1"
-    )
-    .bind(title)
-    .fetch_one(c)
-    .await)
-    .unwrap()
 }
 
 async fn user_id(app: &TestApp, email: &str) -> UserId {
