@@ -7,7 +7,7 @@
 //! [`PreparedSignature::finish`] puts the CMS in and returns the bytes to append. The original
 //! file is never rewritten, so earlier signatures stay valid.
 
-mod stamp;
+pub(crate) mod stamp;
 
 use std::collections::HashSet;
 
@@ -366,20 +366,20 @@ fn name(n: &str) -> Object {
     Object::Name(n.as_bytes().to_vec())
 }
 
-fn ends_with_eol(source: &dyn PdfSource, len: u64) -> Result<bool> {
+pub(crate) fn ends_with_eol(source: &dyn PdfSource, len: u64) -> Result<bool> {
     let last = read_range(source, len.saturating_sub(1), 1)?;
     Ok(matches!(last.first(), Some(b'\n' | b'\r')))
 }
 
 /// The bytes appended to the file, with the offsets of the objects written.
-struct Update {
+pub(crate) struct Update {
     base: u64,
-    out: Vec<u8>,
+    pub(crate) out: Vec<u8>,
     offsets: Vec<(ObjRef, u64)>,
 }
 
 impl Update {
-    fn new(base: u64, after_eol: bool) -> Self {
+    pub(crate) fn new(base: u64, after_eol: bool) -> Self {
         let mut out = Vec::new();
         if !after_eol {
             out.push(b'\n');
@@ -401,13 +401,13 @@ impl Update {
         self.out.extend_from_slice(b"\nendobj\n");
     }
 
-    fn dict(&mut self, r: ObjRef, dict: &Dict) {
+    pub(crate) fn dict(&mut self, r: ObjRef, dict: &Dict) {
         self.begin(r);
         write_dict(&mut self.out, dict);
         self.end();
     }
 
-    fn stream(&mut self, r: ObjRef, dict: &Dict, data: &[u8]) {
+    pub(crate) fn stream(&mut self, r: ObjRef, dict: &Dict, data: &[u8]) {
         self.begin(r);
         write_stream(&mut self.out, dict, data);
         self.end();
@@ -453,7 +453,7 @@ impl Update {
 
     /// Appends the cross-reference section (a table, or a stream numbered `xref_ref`), the
     /// trailer and `startxref`.
-    fn finish_xref(&mut self, mut trailer: Dict, xref_ref: Option<ObjRef>) {
+    pub(crate) fn finish_xref(&mut self, mut trailer: Dict, xref_ref: Option<ObjRef>) {
         let start = self.base + self.out.len() as u64;
         match xref_ref {
             None => {
@@ -524,7 +524,7 @@ fn runs(offsets: &[(ObjRef, u64)]) -> Vec<Vec<(ObjRef, u64)>> {
 }
 
 /// The trailer of the update: the old one's /Root, /Info, /ID, with /Size and /Prev.
-fn update_trailer(old: &Dict, size: u32, prev: u64, id_seed: &[u8]) -> Dict {
+pub(crate) fn update_trailer(old: &Dict, size: u32, prev: u64, id_seed: &[u8]) -> Dict {
     let mut trailer = Dict::new();
     trailer.set("Size", Object::Int(i64::from(size)));
     for key in ["Root", "Info"] {
@@ -565,15 +565,15 @@ pub fn pdf_date(at: Timestamp) -> String {
 }
 
 /// A page found in the page tree, with its inherited boxes.
-struct Page {
-    reference: ObjRef,
-    dict: Dict,
+pub(crate) struct Page {
+    pub(crate) reference: ObjRef,
+    pub(crate) dict: Dict,
     /// CropBox if any, else MediaBox, normalised `[x0, y0, x1, y1]`.
-    visible_box: [f64; 4],
+    pub(crate) visible_box: [f64; 4],
 }
 
 /// Walks the page tree down to the wanted page, reading only the nodes on the way.
-fn find_page(reader: &PdfReader<'_>, root: ObjRef, wanted: StampPage) -> Result<Page> {
+pub(crate) fn find_page(reader: &PdfReader<'_>, root: ObjRef, wanted: StampPage) -> Result<Page> {
     let root_dict = reader.resolve_dict(&Object::Ref(root))?;
     let total = root_dict
         .get("Count")

@@ -157,7 +157,7 @@ const ASCII_WIDTHS: [u16; 95] = [
     556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584, // 'p'..'~'
 ];
 
-fn helvetica_width(b: u8) -> u16 {
+pub(crate) fn helvetica_width(b: u8) -> u16 {
     let base = match b {
         0x20..=0x7e => b,
         0xc0..=0xc5 => b'A',

@@ -5,8 +5,11 @@
 //!
 //! Hostile input never panics: offsets are checked against the length, windows and decoded
 //! streams are bounded, recursion is bounded, and loops in `/Prev` chains are detected.
+//!
+//! [`stamp`] adds a text stamp (a `/Stamp` annotation) by incremental update.
 
 pub mod object;
+pub mod stamp;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};

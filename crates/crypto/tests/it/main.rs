@@ -5,4 +5,5 @@
 
 mod cms;
 mod pades;
+mod stamp;
 mod xades;
