@@ -118,10 +118,13 @@ async function startServer(binary, logName) {
       const s = d.toString();
       log.push(s);
       buffer += s;
+      // The demo's banner ends with the "Courriels envoyés" line; the préfecture simulator's
+      // address is printed just before it.
       const m = buffer.match(/est prêt : (http:\/\/\S+)/);
-      if (m) {
+      if (m && buffer.includes("Courriels envoyés")) {
         clearTimeout(timer);
-        res(m[1].replace(/\/$/, ""));
+        const sim = buffer.match(/Simulateur de préfecture \(@CTES\) : (http:\/\/\S+)/);
+        res({ url: m[1].replace(/\/$/, ""), simulator: sim ? sim[1].replace(/\/$/, "") : null });
       }
     });
     exited.then(({ code, signal }) => {
@@ -132,7 +135,7 @@ async function startServer(binary, logName) {
     await stop();
     throw e;
   });
-  return { url, stop };
+  return { url: url.url, simulator: url.simulator, stop };
 }
 
 async function cleanupAll() {
@@ -482,6 +485,28 @@ function makePdf(lines) {
   out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
   return Buffer.from(out, "latin1");
 }
+
+// --- What several journeys share -------------------------------------------------------------
+// The option of `selector` whose label contains `text`.
+async function chooseOption(t, page, selector, text) {
+  const labels = await page.$$eval(`${selector} option`, (os) => os.map((o) => o.textContent.trim()));
+  const label = labels.find((l) => l.includes(text));
+  assert.ok(label, `${selector} : pas d'option contenant « ${text} » / no option with it (${labels.join(", ")})`);
+  await t.choose(page, selector, label);
+}
+const lead = async (page) => (await page.textContent(".page-header__lead")).replace(/\s+/g, " ");
+const notice = async (page) => (await page.textContent(".notice[role=status]")).replace(/\s+/g, " ");
+// A download link answers 200 with a PDF.
+async function assertPdf(page, selector, what) {
+  const link = page.locator(selector);
+  assert.equal(await link.count(), 1, `un lien / one link: ${what}`);
+  const href = await link.getAttribute("href");
+  const response = await page.request.get(href);
+  assert.equal(response.status(), 200, `${what} : ${href}`);
+  assert.match(response.headers()["content-type"], /^application\/pdf/, `${what} : type`);
+  assert.equal((await response.body()).subarray(0, 5).toString("latin1"), "%PDF-", `${what} : un PDF / a PDF`);
+}
+const todayInParis = () => new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/Paris" }).format(new Date());
 
 // --- The journeys ----------------------------------------------------------------------------
 const JOURNEYS = [
@@ -875,25 +900,7 @@ const JOURNEYS = [
       const today = new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/Paris" }).format(new Date());
       const isDesktop = t.modeName === "desktop";
 
-      // The option of `selector` whose label contains `text`.
-      const chooseContaining = async (page, selector, text) => {
-        const labels = await page.$$eval(`${selector} option`, (os) => os.map((o) => o.textContent.trim()));
-        const label = labels.find((l) => l.includes(text));
-        assert.ok(label, `${selector} : pas d'option contenant « ${text} » / no option with it (${labels.join(", ")})`);
-        await t.choose(page, selector, label);
-      };
-      const lead = async (page) => (await page.textContent(".page-header__lead")).replace(/\s+/g, " ");
-      const notice = async (page) => (await page.textContent(".notice[role=status]")).replace(/\s+/g, " ");
-      // A download link of the dossier page answers 200 with a PDF.
-      const assertPdf = async (page, selector, what) => {
-        const link = page.locator(selector);
-        assert.equal(await link.count(), 1, `un lien / one link: ${what}`);
-        const href = await link.getAttribute("href");
-        const response = await page.request.get(href);
-        assert.equal(response.status(), 200, `${what} : ${href}`);
-        assert.match(response.headers()["content-type"], /^application\/pdf/, `${what} : type`);
-        assert.equal((await response.body()).subarray(0, 5).toString("latin1"), "%PDF-", `${what} : un PDF / a PDF`);
-      };
+      const chooseContaining = (page, selector, text) => chooseOption(t, page, selector, text);
       // Sends a PDF into a circuit from the form, as the logged-in person of `page`.
       const send = async (page, { title, type, circuit, file }) => {
         await t.goto(page, base);
@@ -1109,6 +1116,158 @@ const JOURNEYS = [
       });
     },
   },
+  {
+    name: "8. Actes : créer, faire signer, transmettre, accusé de réception, lettre d'observations, anomalie / create, sign, transmit, AR, letter, anomaly",
+    async run(t) {
+      const ARBRISSEL = "213500051";
+      const base = `/o/${ARBRISSEL}/actes`;
+      const today = todayInParis();
+      const todayFr = today.split("-").reverse().join("/");
+      const isDesktop = t.modeName === "desktop";
+      const CIRCUIT_DELIB = "Délibérations : visa de la secrétaire, puis signature du maire";
+      assert.ok(t.simulatorUrl, "le simulateur de préfecture démarre avec --demo / the simulator starts with --demo");
+
+      const agent = await t.newPage();
+      const maire = await t.newPage();
+      await t.loginTo(agent, ACCOUNTS.agent);
+      await t.loginTo(maire, ACCOUNTS.maire);
+
+      const status = async (page) => (await page.textContent("main .badge")).replace(/\s+/g, " ").trim();
+      // Fills the acte form (after « Créer un acte »); the file is chosen through the system's
+      // dialog, which the browser does not script.
+      const fillActe = async (page, { numero, objet, file }) => {
+        await chooseOption(t, page, "#nature", "Délibération");
+        await t.fill(page, "#numero", numero);
+        await t.fill(page, "#objet", objet);
+        await chooseOption(t, page, "#matiere", "7.1.6 Tarifs des services publics");
+        await t.fill(page, "#date_decision", today);
+        await page.setInputFiles("#document", {
+          name: file,
+          mimeType: "application/pdf",
+          buffer: makePdf([objet, "Commune d'Arbrissel", `Délibération du conseil municipal, ${todayFr}.`]),
+        });
+      };
+      const newActe = async (page) => {
+        await t.goto(page, base);
+        await t.activate(page, "a", { text: "Créer un acte" });
+        assert.equal(t.path(page), `${base}/nouveau`);
+      };
+      // The suivi page, fetching the préfecture's mailbox until `until` shows (the préfecture
+      // answers within a second or two; Bouquet's own job fetches every minute).
+      const fetchUntil = async (page, until) => {
+        for (let i = 0; i < 20; i++) {
+          await t.activate(page, "button[type=submit]", { text: "Relever les messages maintenant" });
+          if (until.test((await page.textContent("main")).replace(/\s+/g, " "))) return;
+          await page.waitForTimeout(500);
+        }
+        assert.fail(`rien de nouveau de la préfecture / nothing new: ${until}`);
+      };
+
+      const numero = "DEL_2026_060";
+      const objet = "Tarifs de la cantine au 1er janvier 2027";
+      let acte;
+      await t.step("un numéro mal écrit est refusé / a badly written number is refused", async () => {
+        await newActe(agent);
+        await fillActe(agent, { numero: "dél_60", objet, file: "deliberation-2026-060.pdf" });
+        await t.activate(agent, "button[type=submit]", { text: "Enregistrer l'acte", status: 422 });
+        const summary = (await agent.textContent("#erreurs[role=alert]")).replace(/\s+/g, " ");
+        assert.match(summary, /numéro/i, summary);
+        assert.equal(await agent.getAttribute("#numero", "aria-invalid"), "true");
+      });
+      await t.step("la délibération est enregistrée / the délibération is saved", async () => {
+        await fillActe(agent, { numero, objet, file: "deliberation-2026-060.pdf" });
+        await t.activate(agent, "button[type=submit]", { text: "Enregistrer l'acte" });
+        assert.match(t.path(agent), new RegExp(`^${base}/[^/?]+$`), "la page de l'acte / the acte's page");
+        acte = t.path(agent);
+        assert.ok((await t.h1(agent)).includes(numero), await t.h1(agent));
+        if (isDesktop) await t.screenshot(agent, "actes-acte.png");
+      });
+      await t.step("envoi en signature au maire / sent to the maire for signature", async () => {
+        await chooseOption(t, agent, "#circuit", CIRCUIT_DELIB);
+        await t.activate(agent, "button[type=submit]", { text: "Envoyer en signature" });
+        assert.equal(t.path(agent), acte);
+        assert.match(await status(agent), /En attente de signature/);
+      });
+      await t.step("la secrétaire vise, le maire signe / the secretary visas, the maire signs", async () => {
+        const title = `Délibération ${numero} : ${objet}`;
+        for (const [page, verb] of [[agent, "Viser le dossier"], [maire, "Signer"]]) {
+          await t.goto(page, `/o/${ARBRISSEL}/parapheur?dossiers=a-traiter`);
+          await t.activate(page, "a", { text: title, rowText: title });
+          assert.equal(await t.h1(page), title);
+          if (verb === "Signer") {
+            await t.fill(page, "#mot_de_passe", PASSWORD);
+            await t.activate(page, 'form[action$="/signer"] button[type=submit]', { text: "Signer" });
+            assert.match(await notice(page), /Le document est signé/);
+          } else {
+            await t.activate(page, "button[type=submit]", { text: verb });
+            assert.match(await notice(page), /Votre visa est enregistré/);
+          }
+        }
+      });
+      await t.step("transmission à la préfecture / transmission", async () => {
+        await t.goto(agent, acte);
+        assert.match(await status(agent), /Signé, prêt à transmettre/);
+        await t.activate(agent, "button[type=submit]", { text: "Transmettre à la préfecture" });
+        assert.equal(t.path(agent), `${acte}/suivi`);
+        assert.match(await notice(agent), /La transmission est demandée/);
+      });
+      let idActe;
+      await t.step("l'accusé de réception arrive / the AR arrives", async () => {
+        await fetchUntil(agent, /Acquitté/);
+        assert.match(await status(agent), /Acquitté/);
+        idActe = (await agent.textContent(".page-header__lead code")).trim();
+        assert.match(idActe, new RegExp(`^035-${ARBRISSEL}-\\d{8}-${numero}-DE$`));
+        const dates = (await agent.textContent("main dl.definition-list")).replace(/\s+/g, " ");
+        assert.ok(dates.includes(`Reçu en préfecture le${todayFr}`) || dates.includes(`Reçu en préfecture le ${todayFr}`), dates);
+        await assertPdf(agent, "a:has-text('Acte tamponné')", "acte tamponné / stamped acte");
+        await assertPdf(agent, "a:has-text('Bordereau d')", "bordereau d'acquittement");
+        if (t.keyboard) await t.tabThrough(agent);
+        if (isDesktop) await t.screenshot(agent, "actes-suivi-acquitte.png");
+      });
+      const sim = await t.newPage();
+      await t.step("la préfecture envoie une lettre d'observations / the préfecture sends a letter", async () => {
+        await sim.goto(t.simulatorUrl, { waitUntil: "load" });
+        await t.check(sim);
+        const details = sim.locator(`details[id="acte-${idActe}"]`);
+        await details.locator("summary").click();
+        const form = details.locator("form", { has: sim.locator('input[name=type][value="lettre-observations"]') });
+        await form.locator("textarea").fill("Le tarif dépasse le coût du service rendu.");
+        await Promise.all([sim.waitForNavigation({ waitUntil: "load" }), form.locator("button[type=submit]").click()]);
+      });
+      await t.step("la secrétaire lit la lettre et y répond / the secretary reads and answers it", async () => {
+        await t.goto(agent, `${acte}/suivi`);
+        await fetchUntil(agent, /Lettre d'observations/);
+        const article = agent.locator("main article", { hasText: "Lettre d'observations" }).first();
+        assert.match((await article.textContent()).replace(/\s+/g, " "), /Réponse attendue/);
+        const input = await article.locator("input[type=file]").getAttribute("id");
+        await agent.setInputFiles(`#${input}`, {
+          name: "reponse-observations.pdf",
+          mimeType: "application/pdf",
+          buffer: makePdf(["Réponse à la lettre d'observations", `Délibération ${numero}`, "Le tarif couvre le coût du service."]),
+        });
+        await t.activate(agent, "button[type=submit]", { text: "Envoyer la réponse à la préfecture" });
+        assert.match(await notice(agent), /Votre réponse est prête/);
+        await fetchUntil(agent, /Répondu/);
+      });
+      await t.step("un acte refusé par la préfecture s'explique en français / a refused acte is explained in French", async () => {
+        // The préfecture publishes a new classification: an acte sent with the old one is refused.
+        await sim.goto(t.simulatorUrl, { waitUntil: "load" });
+        await Promise.all([
+          sim.waitForNavigation({ waitUntil: "load" }),
+          sim.locator("button[type=submit]", { hasText: "Publier une nouvelle classification" }).click(),
+        ]);
+        await newActe(agent);
+        await fillActe(agent, { numero: "DEL_2026_061", objet: "Subvention au comité des fêtes", file: "deliberation-2026-061.pdf" });
+        await t.activate(agent, "button[type=submit]", { text: "Enregistrer l'acte" });
+        await t.activate(agent, "button[type=submit]", { text: "Transmettre à la préfecture" });
+        assert.match(t.path(agent), new RegExp(`^${base}/[^/?]+/suivi$`));
+        await fetchUntil(agent, /En erreur/);
+        const error = (await agent.textContent("main .notice--error")).replace(/\s+/g, " ");
+        assert.match(error, /classification/i, error);
+        if (isDesktop) await t.screenshot(agent, "actes-anomalie.png");
+      });
+    },
+  },
 ];
 
 // --- Main ------------------------------------------------------------------------------------
@@ -1138,6 +1297,7 @@ async function runMode(browser, binary, modeName, journeys) {
     try {
       server = await startServer(binary, `server-${modeName}-${journey.name.slice(0, 1)}.log`);
       t.baseUrl = server.url;
+      t.simulatorUrl = server.simulator;
       await journey.run(t);
     } catch (e) {
       error = e;

@@ -88,6 +88,8 @@ pub async fn open_platform(
         operator_name: config.operator_name(),
         trust_proxy: config.trust_proxy,
         tsa_url: config.tsa_url.clone(),
+        prefecture_url: config.prefecture_url.clone(),
+        prefecture_token: config.prefecture_token.clone(),
     };
     let platform = Platform {
         db,
@@ -118,6 +120,8 @@ pub struct Application {
     workers: usize,
     /// Set when this start created the demo territory.
     pub seeded_demo: bool,
+    /// The préfecture simulator started for the demo (when no préfecture is configured).
+    prefecture: Option<bouquet_sim_prefecture::Simulator>,
 }
 
 impl Application {
@@ -132,6 +136,7 @@ impl Application {
             config.public_url =
                 Some(url::Url::parse(&format!("http://{addr}")).context("adresse publique")?);
         }
+        let prefecture = start_prefecture_simulator(&mut config).await?;
         let (platform, _) = open_platform(&config, &modules).await?;
         let seeded_demo = if config.demo {
             crate::demo::seed_if_new(&platform, &modules)
@@ -159,7 +164,15 @@ impl Application {
             state,
             workers: config.workers,
             seeded_demo,
+            prefecture,
         })
+    }
+
+    /// The préfecture simulator that `serve --demo` started, if it did: its page is at
+    /// [`url`](bouquet_sim_prefecture::Simulator::url), its actions on its
+    /// [`state`](bouquet_sim_prefecture::Simulator::state).
+    pub fn prefecture_simulator(&self) -> Option<&bouquet_sim_prefecture::Simulator> {
+        self.prefecture.as_ref()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -211,8 +224,36 @@ impl Application {
             Err(e) => tracing::error!(error = %e, "journal checkpoint at shutdown failed"),
         }
         platform.db.close().await;
+        if let Some(simulator) = self.prefecture {
+            simulator.stop().await;
+        }
         result.context("serveur HTTP")
     }
+}
+
+/// In demo mode without a configured préfecture: starts the simulator in this process, on a
+/// free local port, its files under `{data dir}/simulateur-prefecture`, with the platform's
+/// clock, and points the configuration at it.
+async fn start_prefecture_simulator(
+    config: &mut Config,
+) -> anyhow::Result<Option<bouquet_sim_prefecture::Simulator>> {
+    if !config.demo || config.prefecture_url.is_some() {
+        return Ok(None);
+    }
+    let simulator = bouquet_sim_prefecture::spawn(
+        bouquet_sim_prefecture::Config {
+            dir: Some(config.data_dir.join("simulateur-prefecture")),
+            token: None,
+            delay: Duration::ZERO,
+            clock: config.clock.clone(),
+        },
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .context("démarrage du simulateur de préfecture")?;
+    config.prefecture_url = Some(simulator.url());
+    config.prefecture_token = None;
+    Ok(Some(simulator))
 }
 
 /// Enqueues every periodic job that is due (see [`jobs::schedule_due`]).

@@ -32,6 +32,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once at start; boxing would only burden matching
 pub enum Command {
     /// Serve the platform (runs the migrations first).
     Serve(ServeArgs),
@@ -59,8 +60,32 @@ pub enum Command {
     /// The official registry of communes and EPCI (BANATIC).
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Simulators of the outside world, for the demo and the tests.
+    #[command(subcommand)]
+    Simulator(SimulatorCommand),
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SimulatorCommand {
+    /// A préfecture (@CTES) for the contrôle de légalité: prints its address on the first
+    /// line, then serves until stopped (Ctrl+C).
+    Prefecture {
+        /// Address to listen on (port 0 picks a free port; the address is printed).
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+        /// Keep the state and the archives in this directory (restarts keep the mailbox);
+        /// without it, in memory only.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+        /// Bearer token required on the routes of the protocol.
+        #[arg(long, env = "BOUQUET_SIMULATOR_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Seconds between a deposit and its answer in the mailbox.
+        #[arg(long = "delai-secondes", default_value_t = 0)]
+        delai_secondes: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -193,6 +218,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
                 for (email, who) in crate::demo::ACCOUNTS {
                     println!("  {email:<26} {who}");
+                }
+                // Before the last line, which scripts wait for.
+                if let Some(simulator) = app.prefecture_simulator() {
+                    println!("Simulateur de préfecture (@CTES) : {}", simulator.url());
                 }
                 println!("Courriels envoyés : {url}/admin/courriels (connecté en administrateur)");
             }
@@ -361,6 +390,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Registry(cmd) => {
             init_logging(cli.store.log_format, "warn");
             registry_command(&Config::from_args(&cli.store, None), &modules, cmd).await
+        }
+        Command::Simulator(SimulatorCommand::Prefecture {
+            listen,
+            dir,
+            token,
+            delai_secondes,
+        }) => {
+            init_logging(cli.store.log_format, "info");
+            let simulator = bouquet_sim_prefecture::spawn(
+                bouquet_sim_prefecture::Config {
+                    dir,
+                    token,
+                    delay: std::time::Duration::from_secs(delai_secondes),
+                    ..bouquet_sim_prefecture::Config::default()
+                },
+                listen,
+            )
+            .await?;
+            // The first line is the address, for the scripts and tests that start it.
+            println!("Simulateur de préfecture (@CTES) : {}", simulator.url());
+            wait_for_signal().await;
+            simulator.stop().await;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Version => {
             println!("bouquet {}", bouquet_webkit::VERSION);

@@ -85,6 +85,13 @@ pub struct ServeArgs {
     /// it, the built-in demo authority time-stamps.
     #[arg(long, env = "BOUQUET_TSA_URL")]
     pub tsa_url: Option<url::Url>,
+    /// The préfecture's @CTES connector for the contrôle de légalité (`http://…`); with
+    /// `--demo` and without it, the built-in préfecture simulator answers.
+    #[arg(long, env = "BOUQUET_PREFECTURE_URL")]
+    pub prefecture_url: Option<url::Url>,
+    /// Bearer token sent to the préfecture connector.
+    #[arg(long, env = "BOUQUET_PREFECTURE_TOKEN", hide_env_values = true)]
+    pub prefecture_token: Option<String>,
 }
 
 /// Everything the application needs; built from the arguments, or by tests.
@@ -102,6 +109,8 @@ pub struct Config {
     pub workers: usize,
     pub trust_proxy: bool,
     pub tsa_url: Option<url::Url>,
+    pub prefecture_url: Option<url::Url>,
+    pub prefecture_token: Option<String>,
     pub clock: SharedClock,
     pub max_connections: u32,
 }
@@ -123,6 +132,10 @@ impl fmt::Debug for Config {
             .field("demo", &self.demo)
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
             .field("workers", &self.workers)
+            .field(
+                "prefecture_url",
+                &self.prefecture_url.as_ref().map(|u| redact_url(u.as_str())),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -142,6 +155,8 @@ impl Config {
             workers: 2,
             trust_proxy: false,
             tsa_url: None,
+            prefecture_url: None,
+            prefecture_token: None,
             clock: Arc::new(SystemClock),
             max_connections: 10,
         };
@@ -155,6 +170,9 @@ impl Config {
             config.workers = s.workers;
             config.trust_proxy = s.trust_proxy;
             config.tsa_url = s.tsa_url.clone();
+            config.prefecture_url = s.prefecture_url.clone();
+            // An empty variable is no token (not an empty bearer).
+            config.prefecture_token = s.prefecture_token.clone().filter(|t| !t.is_empty());
         }
         config
     }

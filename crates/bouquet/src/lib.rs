@@ -25,5 +25,6 @@ pub fn modules() -> Vec<Arc<dyn Module>> {
         Arc::new(bouquet_web::PlatformModule),
         Arc::new(bouquet_adhesions::AdhesionsModule),
         Arc::new(bouquet_parapheur::ParapheurModule),
+        Arc::new(bouquet_actes::ActesModule),
     ]
 }

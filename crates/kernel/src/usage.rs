@@ -36,13 +36,31 @@ pub enum UsageKind {
     /// A document was signed (or sealed) electronically in the parapheur.
     #[serde(rename = "dossier.signe")]
     DossierSigne,
+    /// An acte was created (form, API, batch, duplicate or rectificatif), before any
+    /// transmission.
+    #[serde(rename = "acte.cree")]
+    ActeCree,
+    /// An acte was accepted by the préfecture's platform (contrôle de légalité).
+    #[serde(rename = "acte.transmis")]
+    ActeTransmis,
+    /// The préfecture acknowledged an acte (ARActe): it is executory.
+    #[serde(rename = "acte.acquitte")]
+    ActeAcquitte,
+    /// An answer to the préfecture (courrier, pièces complémentaires, observations) was
+    /// accepted by its platform.
+    #[serde(rename = "acte.reponse")]
+    ActeReponse,
 }
 
 impl UsageKind {
-    pub const ALL: [UsageKind; 3] = [
+    pub const ALL: [UsageKind; 7] = [
         UsageKind::Connexion,
         UsageKind::DossierEnvoye,
         UsageKind::DossierSigne,
+        UsageKind::ActeCree,
+        UsageKind::ActeTransmis,
+        UsageKind::ActeAcquitte,
+        UsageKind::ActeReponse,
     ];
 
     pub fn code(self) -> &'static str {
@@ -50,6 +68,10 @@ impl UsageKind {
             UsageKind::Connexion => "connexion",
             UsageKind::DossierEnvoye => "dossier.envoye",
             UsageKind::DossierSigne => "dossier.signe",
+            UsageKind::ActeCree => "acte.cree",
+            UsageKind::ActeTransmis => "acte.transmis",
+            UsageKind::ActeAcquitte => "acte.acquitte",
+            UsageKind::ActeReponse => "acte.reponse",
         }
     }
 
@@ -58,6 +80,10 @@ impl UsageKind {
             UsageKind::Connexion => "Connexions",
             UsageKind::DossierEnvoye => "Dossiers envoyés à la signature",
             UsageKind::DossierSigne => "Signatures électroniques",
+            UsageKind::ActeCree => "Actes créés",
+            UsageKind::ActeTransmis => "Actes transmis à la préfecture",
+            UsageKind::ActeAcquitte => "Actes acquittés par la préfecture",
+            UsageKind::ActeReponse => "Réponses envoyées à la préfecture",
         }
     }
 
@@ -66,6 +92,10 @@ impl UsageKind {
         match self {
             UsageKind::Connexion => None,
             UsageKind::DossierEnvoye | UsageKind::DossierSigne => Some(Service::Parapheur),
+            UsageKind::ActeCree
+            | UsageKind::ActeTransmis
+            | UsageKind::ActeAcquitte
+            | UsageKind::ActeReponse => Some(Service::Actes),
         }
     }
 }

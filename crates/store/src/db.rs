@@ -160,7 +160,7 @@ impl Db {
     /// Cheap liveness check for `/healthz`.
     pub async fn ping(&self) -> StoreResult<()> {
         let mut c = self.read().await?;
-        let one: i64 = crate::run!(&mut c, |x| sqlx::query_scalar("SELECT 1")
+        let one: i64 = crate::run!(&mut c, |x| sqlx::query_scalar("SELECT CAST(1 AS BIGINT)")
             .fetch_one(x)
             .await)?;
         if one == 1 {

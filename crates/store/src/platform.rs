@@ -8,11 +8,12 @@ use tokio::sync::Notify;
 
 use crate::blobs::Blobs;
 use crate::db::Db;
+use crate::db::redact_url;
 use crate::keys::PlatformKeys;
 use crate::mail::Mailer;
 
 /// Settings of the running platform that modules may need.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PlatformSettings {
     /// The address people use to reach Bouquet (links in e-mails, secure cookies).
     pub public_url: url::Url,
@@ -28,6 +29,37 @@ pub struct PlatformSettings {
     /// The time-stamping authority of signatures (RFC 3161 over HTTP); `None`: the built-in
     /// demo authority.
     pub tsa_url: Option<url::Url>,
+    /// The préfecture's @CTES connector (`POST {base}/actes/depot`, mailbox under
+    /// `{base}/actes/retours`); `None`: the contrôle de légalité is not configured.
+    pub prefecture_url: Option<url::Url>,
+    /// Bearer token sent to the préfecture connector, if it asks for one.
+    pub prefecture_token: Option<String>,
+}
+
+impl std::fmt::Debug for PlatformSettings {
+    // By hand: the préfecture token is a secret and must not reach the logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformSettings")
+            .field("public_url", &self.public_url.as_str())
+            .field("demo", &self.demo)
+            .field("data_dir", &self.data_dir)
+            .field("mail_from", &self.mail_from)
+            .field("operator_name", &self.operator_name)
+            .field("trust_proxy", &self.trust_proxy)
+            .field(
+                "tsa_url",
+                &self.tsa_url.as_ref().map(|u| redact_url(u.as_str())),
+            )
+            .field(
+                "prefecture_url",
+                &self.prefecture_url.as_ref().map(|u| redact_url(u.as_str())),
+            )
+            .field(
+                "prefecture_token",
+                &self.prefecture_token.as_ref().map(|_| "***"),
+            )
+            .finish()
+    }
 }
 
 impl PlatformSettings {

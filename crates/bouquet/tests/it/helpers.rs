@@ -68,6 +68,8 @@ pub fn config(dir: &std::path::Path, database_url: String, clock: Arc<ManualCloc
         workers: 0,
         trust_proxy: false,
         tsa_url: None,
+        prefecture_url: None,
+        prefecture_token: None,
         clock,
         max_connections: 5,
     }

@@ -615,24 +615,25 @@ async fn member_settings_are_validated_and_journaled() {
 }
 
 /// A stand-in service module: mounted under `/o/{siren}/actes/` like a real one.
-struct StandInActes;
+/// A service not built yet (the flux comptables), to test the subscription gate alone.
+struct StandInHelios;
 
 #[async_trait]
-impl Module for StandInActes {
+impl Module for StandInHelios {
     fn name(&self) -> &'static str {
-        "stand_in_actes"
+        "stand_in_helios"
     }
 
     fn service(&self) -> Option<Service> {
-        Some(Service::Actes)
+        Some(Service::Helios)
     }
 
     fn org_routes(&self) -> OpenApiRouter<AppState> {
         OpenApiRouter::new().route(
             "/",
             get(|ctx: OrgCtx| async move {
-                ctx.require(Action::UseService(Service::Actes))?;
-                Ok::<_, WebError>(format!("Actes de {}", ctx.org.name))
+                ctx.require(Action::UseService(Service::Helios))?;
+                Ok::<_, WebError>(format!("Flux comptables de {}", ctx.org.name))
             }),
         )
     }
@@ -641,30 +642,30 @@ impl Module for StandInActes {
 #[tokio::test]
 async fn a_service_not_subscribed_answers_403_in_french() {
     let mut modules = bouquet::modules();
-    modules.push(Arc::new(StandInActes));
+    modules.push(Arc::new(StandInHelios));
     let app = spawn_app_with(Engine::Sqlite, modules, true).await;
     let secretary = app.login("agent@commune.demo").await;
-    let (status, body) = page(&secretary, app.url("/o/213500051/actes")).await;
+    let (status, body) = page(&secretary, app.url("/o/213500051/flux-comptables")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, "Actes de Arbrissel");
+    assert_eq!(body, "Flux comptables de Arbrissel");
     // The dashboard now offers the service.
     let (_, html) = page(&secretary, app.url("/o/213500051/")).await;
-    assert!(html.contains("href=\"/o/213500051/actes\""));
-    // The CCAS has not subscribed to actes; the operator's staff see it, but it is closed.
+    assert!(html.contains("href=\"/o/213500051/flux-comptables\""));
+    // The operator has not subscribed to the flux comptables; its staff see it is closed.
     let admin = app.login("admin@operateur.demo").await;
-    let (status, html) = page(&admin, app.url("/o/999999980/actes")).await;
+    let (status, html) = page(&admin, app.url("/o/999999998/flux-comptables")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(
-        html.contains("n&#39;est pas abonnée au service « Actes »"),
+        html.contains("n&#39;est pas abonnée au service « Flux comptables »"),
         "{html}"
     );
     // Read-only relations may look, not act.
     let referent = app.login("agent@epci.demo").await;
-    let (status, _) = page(&referent, app.url("/o/213500051/actes")).await;
+    let (status, _) = page(&referent, app.url("/o/213500051/flux-comptables")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // Unrelated people do not learn anything.
     let company = app.login("contact@entreprise.demo").await;
-    let (status, _) = page(&company, app.url("/o/213500051/actes")).await;
+    let (status, _) = page(&company, app.url("/o/213500051/flux-comptables")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 

@@ -11,6 +11,8 @@
 
 mod cli;
 mod helpers;
+mod http_actes;
+mod http_actes_exchange;
 mod http_api;
 mod http_auth;
 mod http_invitations;
@@ -21,5 +23,6 @@ mod http_parapheur_reminders;
 mod http_signup;
 mod http_tenancy;
 mod registry;
+mod simulator;
 mod store;
 mod tenancy;
