@@ -143,6 +143,11 @@ impl MessageState {
     }
 }
 
+/// A civil date as the préfecture and the stamps write it: "08/07/2022".
+pub fn dmy(d: jiff::civil::Date) -> String {
+    d.strftime("%d/%m/%Y").to_string()
+}
+
 /// Outbox topic published when the préfecture acknowledged an acte (ARActe). Payload:
 /// `{"acte_id", "org_id", "id_acte", "received_date"}`. Publication and archiving subscribe.
 pub const TOPIC_ACQUITTE: &str = "actes.acte.acquitte";

@@ -37,7 +37,7 @@ impl StampDates {
     /// The lines of the stamp, top to bottom.
     pub fn lines(&self) -> Vec<String> {
         let line = |label: &str, date: Option<Date>| match date {
-            Some(d) => format!("{label} {}", d.strftime("%d/%m/%Y")),
+            Some(d) => format!("{label} {}", crate::model::dmy(d)),
             None => label.to_owned(),
         };
         let mut lines = vec![

@@ -482,7 +482,8 @@ pub async fn deliver(p: &Platform, id: &str, last_attempt: bool) -> Result<Deliv
     }
 }
 
-async fn org_tz(h: &mut impl Handle, org: OrgId) -> StoreResult<jiff::tz::TimeZone> {
+/// The organisation's time zone (Europe/Paris when it is unknown).
+pub(crate) async fn org_tz(h: &mut impl Handle, org: OrgId) -> StoreResult<jiff::tz::TimeZone> {
     Ok(orgs::get(h, org).await?.map_or_else(
         || bouquet_kernel::clock::time_zone("Europe/Paris"),
         |o| o.tz(),

@@ -36,7 +36,7 @@ use super::data::{self, Acte, StatusChange, envelope_state};
 use super::outgoing::{self, system};
 use super::replies;
 use crate::events::{self, NewEvent as TimelineEvent};
-use crate::model::{MessageState, Status, TOPIC_ACQUITTE};
+use crate::model::{MessageState, Status, TOPIC_ACQUITTE, dmy};
 
 /// The periodic job: fetch the mailbox, then process what is stored.
 pub const FETCH: &str = "actes.retours";
@@ -425,11 +425,6 @@ struct Ctx<'a> {
     ret: &'a data::Return,
     /// File name → (sha256, size), stored under the organisation.
     stored: &'a BTreeMap<String, (String, i64)>,
-}
-
-/// "08/07/2022"
-fn fr(d: Date) -> String {
-    d.strftime("%d/%m/%Y").to_string()
 }
 
 /// The préfecture's anomaly codes, in plain French; the raw text is kept beside.
@@ -843,7 +838,7 @@ async fn handle(tx: &mut Tx, ctx: &Ctx<'_>, read: &Read) -> StoreResult<()> {
                 MessageState::Recu,
                 format!(
                     "Déféré au tribunal administratif, déposé le {}",
-                    fr(*date_depot)
+                    dmy(*date_depot)
                 ),
                 Some(nature_illegalite.clone()),
                 pieces_jointes.iter().map(String::as_str).collect(),
@@ -865,7 +860,7 @@ async fn handle(tx: &mut Tx, ctx: &Ctx<'_>, read: &Read) -> StoreResult<()> {
                 MessageState::Recu,
                 format!(
                     "La préfecture a reçu les pièces complémentaires (ou le refus) le {}",
-                    fr(*date_reception)
+                    dmy(*date_reception)
                 ),
                 None,
                 Vec::new(),
@@ -887,7 +882,7 @@ async fn handle(tx: &mut Tx, ctx: &Ctx<'_>, read: &Read) -> StoreResult<()> {
                 MessageState::Recu,
                 format!(
                     "La préfecture a reçu votre réponse à la lettre d'observations le {}",
-                    fr(*date_reception)
+                    dmy(*date_reception)
                 ),
                 None,
                 Vec::new(),
@@ -912,7 +907,7 @@ async fn handle(tx: &mut Tx, ctx: &Ctx<'_>, read: &Read) -> StoreResult<()> {
                     state: MessageState::Recu,
                     summary: format!(
                         "Annulation confirmée par la préfecture (reçue le {})",
-                        fr(*date_reception)
+                        dmy(*date_reception)
                     ),
                     detail: None,
                     date: Some(*date_reception),
@@ -972,7 +967,7 @@ async fn handle(tx: &mut Tx, ctx: &Ctx<'_>, read: &Read) -> StoreResult<()> {
                     state: MessageState::Recu,
                     summary: format!(
                         "Classification reçue de la préfecture (version du {})",
-                        fr(c.date)
+                        dmy(c.date)
                     ),
                     detail: None,
                     date: Some(c.date),
@@ -996,7 +991,7 @@ async fn handle(tx: &mut Tx, ctx: &Ctx<'_>, read: &Read) -> StoreResult<()> {
                 state: MessageState::Recu,
                 summary: format!(
                     "La préfecture confirme que la classification est à jour (version du {})",
-                    fr(*date_classification)
+                    dmy(*date_classification)
                 ),
                 detail: None,
                 date: Some(*date_classification),
@@ -1100,7 +1095,7 @@ async fn ar_acte(
             state: MessageState::Recu,
             summary: format!(
                 "Accusé de réception reçu : reçu en préfecture le {}, l'acte est exécutoire",
-                fr(date_reception)
+                dmy(date_reception)
             ),
             detail: None,
             date: Some(date_reception),
@@ -1118,10 +1113,7 @@ async fn ar_acte(
     change.ar_at = Some(to_micros(ctx.now));
     change.error = Some(None);
     if data::change_status(tx, ctx.now, &acte.id, change).await? {
-        let tz = orgs::get(tx, org).await?.map_or_else(
-            || bouquet_kernel::clock::time_zone("Europe/Paris"),
-            |o| o.tz(),
-        );
+        let tz = super::outgoing::org_tz(tx, org).await?;
         usage::record(tx, ctx.now, org, &tz, UsageKind::ActeAcquitte, None).await?;
         outbox::publish(
             tx,
@@ -1187,7 +1179,7 @@ async fn letter(
             code,
             root: message.root(),
             state,
-            summary: format!("{summary} (courrier du {})", fr(date)),
+            summary: format!("{summary} (courrier du {})", dmy(date)),
             detail: detail.map(|d| excerpt(&d)),
             date: Some(date),
             files,

@@ -13,6 +13,7 @@ use bouquet_webkit::api::rfc3339;
 use bouquet_webkit::error::Problem;
 use bouquet_webkit::forms::{CsrfMultipart, Params};
 use bouquet_webkit::{AppState, OrgCtx, WebError, WebResult};
+
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -24,7 +25,8 @@ use super::exchange::{
 };
 use crate::exchange::data;
 use crate::exchange::replies;
-use crate::exchange::transmit::{self, Person};
+use crate::exchange::transmit;
+use crate::web::exchange::who;
 
 /// Routes under `/api/v1/o/{siren}/actes`.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -42,13 +44,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(classification_request))
         .routes(routes!(org_messages))
         .layer(DefaultBodyLimit::max(replies::MAX_FILE * 2 + 1024 * 1024))
-}
-
-fn who(ctx: &OrgCtx) -> Person<'_> {
-    Person {
-        id: ctx.identity.user_id,
-        name: &ctx.identity.user.display_name,
-    }
 }
 
 /// A file of a message.

@@ -173,10 +173,8 @@ pub async fn settings_of(p: &Platform, ctx: &OrgCtx) -> WebResult<Option<Setting
 
 /// "2026-11-20" → "20/11/2026".
 pub fn date_fr(iso: &str) -> String {
-    match iso.parse::<Date>() {
-        Ok(d) => format!("{:02}/{:02}/{}", d.day(), d.month(), d.year()),
-        Err(_) => iso.to_owned(),
-    }
+    iso.parse::<Date>()
+        .map_or_else(|_| iso.to_owned(), crate::model::dmy)
 }
 
 /// "1,2 Mo"

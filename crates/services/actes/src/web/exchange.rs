@@ -30,7 +30,7 @@ use crate::exchange::data::{self, Acte};
 use crate::exchange::replies::{self, InFile, ReplyKind};
 use crate::exchange::transmit::{self, Person, TRANSMITTABLE};
 use crate::exchange::{alerts, connector};
-use crate::model::{MessageState, Status};
+use crate::model::{MessageState, Status, dmy};
 
 /// Working in the service.
 pub const USE: Action = Action::UseService(Service::Actes);
@@ -150,7 +150,8 @@ pub fn flash(code: &str) -> Option<&'static str> {
 // Shared pieces
 // ---------------------------------------------------------------------------------------
 
-fn who(ctx: &OrgCtx) -> Person<'_> {
+/// The person acting, as the exchange records it.
+pub fn who(ctx: &OrgCtx) -> Person<'_> {
     Person {
         id: ctx.identity.user_id,
         name: &ctx.identity.user.display_name,
@@ -185,11 +186,6 @@ fn with_prefecture(status: Option<Status>) -> bool {
         status,
         Some(Status::Transmis | Status::Acquitte | Status::AnnulationDemandee | Status::Annule)
     )
-}
-
-/// "08/07/2022"
-fn date_fr(d: Date) -> String {
-    d.strftime("%d/%m/%Y").to_string()
 }
 
 fn parse_date(s: Option<&str>) -> Option<Date> {
@@ -429,7 +425,7 @@ pub async fn message_lines(
             },
             kind_label: kind_label(&m.root, incoming),
             state_label: state_label(&m),
-            date: parse_date(m.message_date.as_deref()).map(date_fr),
+            date: parse_date(m.message_date.as_deref()).map(dmy),
             message_date: m.message_date.clone(),
             at_label: views::at(m.created_at, tz),
             xml_href: format!("{msg_base}/xml"),
@@ -573,9 +569,9 @@ async fn suivi_page(page: &PageCtx, ctx: &OrgCtx, id: &str, f: Fields) -> WebRes
             .error
             .clone()
             .filter(|_| status == Some(Status::Erreur)),
-        sent: s.sent.map(date_fr),
-        received: s.received.map(date_fr),
-        published: s.published.map(date_fr),
+        sent: s.sent.map(dmy),
+        received: s.received.map(dmy),
+        published: s.published.map(dmy),
         overdue: s.overdue,
         can_act: ctx.can(USE),
         can_transmit: status.is_some_and(|st| TRANSMITTABLE.contains(&st)),
